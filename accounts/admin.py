@@ -1,0 +1,275 @@
+"""The accounts admin: thin pages over the models; every change goes through a service
+(see ``accounts.admin_views``). Records are read-only here."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django_fsm import can_proceed
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts import admin_views
+from accounts.models import (
+    AgreementEvent,
+    CreditAgreement,
+    CreditLimitChange,
+    CreditLine,
+    CreditPolicy,
+    CreditScore,
+    Institution,
+    Patient,
+    User,
+)
+
+admin.site.site_header = _("CreditCare: treat first, pay later")
+admin.site.site_title = _("CreditCare")
+admin.site.index_title = _("Staff desk")
+
+
+class ReadOnlyAdminMixin:
+    """Records are written by services only: staff look, never edit or delete here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Institution)
+class InstitutionAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "kind", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    list_display = ["username", "first_name", "last_name", "institution", "is_active"]
+    list_filter = [*UserAdmin.list_filter, "institution"]
+    fieldsets = [*UserAdmin.fieldsets, (_("Workplace"), {"fields": ["institution"]})]
+
+
+class CreditLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CreditLine
+    fields = ["pool", "limit", "used", "available", "open_line"]
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description=_("available"))
+    def available(self, line):
+        return line.available
+
+    @admin.display(description="")
+    def open_line(self, line):
+        url = reverse("admin:accounts_creditline_change", args=[line.pk])
+        return format_html('<a href="{}">{}</a>', url, _("history / change limit"))
+
+
+@admin.register(Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "citizen_card", "masked_id", "phone", "agreement_status"]
+    search_fields = ["citizen_card", "name", "phone"]
+    list_filter = ["agreement__status", "id_type", "resident_of_region"]
+    list_select_related = ["agreement"]
+    inlines = [CreditLineInline]
+    readonly_fields = ["birth_date", "sex", "masked_id", "agreement_link", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        identity = "id_number" if self._can_see_identity(request) else "masked_id"
+        return [
+            "name",
+            "id_type",
+            identity,
+            "birth_date",
+            "sex",
+            "citizen_card",
+            "phone",
+            "resident_of_region",
+            "agreement_link",
+        ]
+
+    def _can_see_identity(self, request) -> bool:
+        return request.user.has_perm("accounts.view_identity_number")
+
+    @admin.display(description=_("identity number"))
+    def masked_id(self, patient):
+        return patient.masked_id_number
+
+    @admin.display(description=_("agreement"), ordering="agreement__status")
+    def agreement_status(self, patient):
+        agreement = getattr(patient, "agreement", None)
+        return agreement.get_status_display() if agreement else "-"
+
+    @admin.display(description=_("agreement"))
+    def agreement_link(self, patient):
+        agreement = getattr(patient, "agreement", None)
+        if not agreement:
+            return "-"
+        url = reverse("admin:accounts_creditagreement_change", args=[agreement.pk])
+        return format_html('<a href="{}">{}</a>', url, agreement.get_status_display())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # patients are records; agreements end by termination
+
+    def get_urls(self):
+        return [
+            path(
+                "desk/",
+                self.admin_site.admin_view(lambda r: admin_views.desk_view(r, self)),
+                name="accounts_patient_desk",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # New patients are signed up at the desk, patient and agreement together.
+        return redirect("admin:accounts_patient_desk")
+
+
+class AgreementEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = AgreementEvent
+    fields = ["created_at", "transition", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(CreditAgreement)
+class CreditAgreementAdmin(admin.ModelAdmin):
+    list_display = ["patient", "status", "institution", "channel", "signed_at"]
+    list_filter = ["status", "channel", "institution"]
+    search_fields = ["patient__citizen_card", "patient__name", "patient__phone"]
+    list_select_related = ["patient", "institution"]
+    readonly_fields = [
+        "patient",
+        "status",
+        "channel",
+        "institution",
+        "signed_by",
+        "signed_at",
+        "terms_version",
+        "created_at",
+    ]
+    fields = readonly_fields
+    inlines = [AgreementEventInline]
+    change_form_template = "admin/accounts/creditagreement_change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/print/",
+                self.admin_site.admin_view(
+                    lambda r, object_id: admin_views.agreement_print_view(r, self, object_id)
+                ),
+                name="accounts_creditagreement_print",
+            ),
+            path(
+                "<path:object_id>/transition/<str:action>/",
+                self.admin_site.admin_view(
+                    lambda r, object_id, action: admin_views.agreement_action_view(
+                        r, self, object_id, action
+                    )
+                ),
+                name="accounts_creditagreement_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        agreement = self.get_object(request, object_id)
+        actions = []
+        for name, (_service, permission, label) in admin_views.AGREEMENT_ACTIONS.items():
+            method = getattr(agreement, name, None) if agreement else None
+            if (
+                method
+                and request.user.has_perm(permission)
+                and can_proceed(method, check_conditions=False)
+            ):
+                actions.append((name, label))
+        extra_context = {**(extra_context or {}), "agreement_actions": actions}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class CreditLimitChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CreditLimitChange
+    fields = ["created_at", "old_limit", "new_limit", "source", "actor", "reason"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(CreditLine)
+class CreditLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["patient", "pool", "limit", "used", "available"]
+    list_filter = ["pool"]
+    search_fields = ["patient__citizen_card", "patient__name"]
+    list_select_related = ["patient"]
+    fields = ["patient", "pool", "limit", "used", "available", "updated_at"]
+    readonly_fields = fields
+    inlines = [CreditLimitChangeInline]
+    change_form_template = "admin/accounts/creditline_change_form.html"
+
+    @admin.display(description=_("available"))
+    def available(self, line):
+        return line.available
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/change-limit/",
+                self.admin_site.admin_view(
+                    lambda r, object_id: admin_views.limit_change_view(r, self, object_id)
+                ),
+                name="accounts_creditline_change_limit",
+            ),
+            *super().get_urls(),
+        ]
+
+
+@admin.register(CreditLimitChange)
+class CreditLimitChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "credit_line", "old_limit", "new_limit", "source", "actor"]
+    list_filter = ["source", "credit_line__pool"]
+    search_fields = ["credit_line__patient__citizen_card", "credit_line__patient__name"]
+    list_select_related = ["credit_line__patient", "actor"]
+
+
+@admin.register(CreditScore)
+class CreditScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "citizen_card", "score", "source"]
+    list_filter = ["source"]
+    search_fields = ["citizen_card"]
+
+
+@admin.register(CreditPolicy)
+class CreditPolicyAdmin(SimpleHistoryAdmin):
+    """One row: the numbers of the credit policy, changed by credit officers without a deploy."""
+
+    fieldsets = [
+        (_("Base limits (CNY)"), {"fields": ["outpatient_base", "inpatient_base"]}),
+        (
+            _("Repayment record"),
+            {"fields": ["repayments_per_step", "step_ratio", "cap_multiplier"]},
+        ),
+        (_("Late repayments"), {"fields": ["late_cut_ratio", "floor_ratio"]}),
+        (_("Credit score"), {"fields": ["score_floor", "score_bands"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect("admin:accounts_creditpolicy_change", CreditPolicy.current().pk)

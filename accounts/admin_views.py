@@ -1,0 +1,175 @@
+"""Staff screens of the accounts admin beyond plain model pages: the sign-up desk, agreement
+transitions with a reason, the printable agreement and the limit change form.
+
+Each view checks its permission, validates a form and calls one service.
+"""
+
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts import services
+from accounts.forms import EnrolForm, LimitChangeForm, ReasonForm
+from accounts.models import CreditAgreement, CreditLine, CreditPolicy, LimitChangeSource
+from accounts.selectors import patient_search
+from creditcare.errors import DomainError
+
+AGREEMENT_ACTIONS = {
+    # action: (service, permission, button label)
+    "suspend": (services.agreement_suspend, "accounts.suspend_agreement", gettext_lazy("Suspend")),
+    "reactivate": (
+        services.agreement_reactivate,
+        "accounts.suspend_agreement",
+        gettext_lazy("Reactivate"),
+    ),
+    "terminate": (
+        services.agreement_terminate,
+        "accounts.terminate_agreement",
+        gettext_lazy("Terminate"),
+    ),
+}
+
+
+def _require(request: HttpRequest, *permissions: str) -> None:
+    if not request.user.has_perms(permissions):
+        raise PermissionDenied
+
+
+def _enrol_initial(query: str) -> dict[str, str]:
+    """Prefill the new sign-up with what the clerk searched for."""
+    query = query.strip()
+    digits = query.lstrip("+")
+    if digits.isdigit() and len(digits) == 11 and digits.startswith("1"):
+        return {"phone": query}
+    if query and any(ch.isdigit() for ch in query):
+        return {"citizen_card": query.upper()}
+    return {"name": query} if query else {}
+
+
+def desk_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
+    _require(request, "accounts.add_patient", "accounts.sign_agreement")
+    query = request.GET.get("q", "").strip()
+    institution = request.user.institution
+    form = EnrolForm(request.POST or None, initial=_enrol_initial(query))
+    if request.method == "POST" and institution is None:
+        messages.error(request, _("Your account has no institution; ask an administrator."))
+    elif request.method == "POST" and form.is_valid():
+        try:
+            agreement = services.patient_enrol(
+                institution=institution, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is signed up. Print the agreement for their signature.")
+                % {"name": agreement.patient.name},
+            )
+            url = reverse("admin:accounts_patient_desk")
+            return redirect(f"{url}?{urlencode({'q': agreement.patient.citizen_card})}")
+    patients = list(patient_search(query=query)) if query else []
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": _("Sign-up desk"),
+        "query": query,
+        "patients": patients,
+        "searched": bool(query),
+        "form": form,
+        "institution": institution,
+        "policy": CreditPolicy.current(),
+        "can_see_identity": request.user.has_perm("accounts.view_identity_number"),
+    }
+    return render(request, "admin/accounts/desk.html", context)
+
+
+def agreement_action_view(
+    request: HttpRequest, model_admin: ModelAdmin, object_id: str, action: str
+) -> HttpResponse:
+    if action not in AGREEMENT_ACTIONS:
+        raise PermissionDenied
+    service, permission, label = AGREEMENT_ACTIONS[action]
+    _require(request, permission)
+    agreement = get_object_or_404(CreditAgreement.objects.select_related("patient"), pk=object_id)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service(agreement=agreement, actor=request.user, reason=form.cleaned_data["reason"])
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Done: %(action)s.") % {"action": label})
+        return redirect("admin:accounts_creditagreement_change", agreement.pk)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": agreement,
+        "title": f"{label}: {agreement.patient.name}",
+        "form": form,
+        "label": label,
+    }
+    return render(request, "admin/accounts/reason_form.html", context)
+
+
+def agreement_print_view(
+    request: HttpRequest, model_admin: ModelAdmin, object_id: str
+) -> HttpResponse:
+    _require(request, "accounts.view_creditagreement")
+    agreement = get_object_or_404(
+        CreditAgreement.objects.select_related("patient", "institution", "signed_by"), pk=object_id
+    )
+    lines = {line.pool: line for line in agreement.patient.credit_lines.all()}
+    return render(
+        request,
+        "accounts/agreement_print.html",
+        {"agreement": agreement, "patient": agreement.patient, "lines": lines},
+    )
+
+
+def limit_change_view(
+    request: HttpRequest, model_admin: ModelAdmin, object_id: str
+) -> HttpResponse:
+    _require(request, "accounts.change_credit_limit")
+    line = get_object_or_404(CreditLine.objects.select_related("patient"), pk=object_id)
+    form = LimitChangeForm(request.POST or None, initial={"new_limit": line.limit})
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = services.credit_limit_change(
+                credit_line=line,
+                new_limit=form.cleaned_data["new_limit"],
+                reason=form.cleaned_data["reason"],
+                source=LimitChangeSource.STAFF,
+                actor=request.user,
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            if change:
+                messages.success(
+                    request,
+                    _("Limit changed from %(old)s to %(new)s.")
+                    % {"old": change.old_limit, "new": change.new_limit},
+                )
+            else:
+                messages.info(
+                    request, _("The limit was already %(limit)s.") % {"limit": line.limit}
+                )
+            return redirect("admin:accounts_creditline_change", line.pk)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": line,
+        "title": _("Change limit: %(line)s") % {"line": line},
+        "form": form,
+        "label": _("Change limit"),
+    }
+    return render(request, "admin/accounts/reason_form.html", context)

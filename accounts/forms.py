@@ -1,0 +1,61 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import PhoneNumberField
+
+from accounts.identity import IdentityDocumentType, Sex
+from accounts.models import Patient
+
+
+class EnrolForm(forms.Form):
+    """The sign-up desk's one form: a new patient and their agreement, signed at once."""
+
+    name = forms.CharField(label=_("Real name"), max_length=100)
+    id_type = forms.ChoiceField(
+        label=_("Identity document"),
+        choices=IdentityDocumentType.choices,
+        initial=IdentityDocumentType.RESIDENT_ID,
+    )
+    id_number = forms.CharField(label=_("Identity number"), max_length=32)
+    citizen_card = forms.CharField(label=_("Citizen card number"), max_length=32)
+    phone = PhoneNumberField(
+        label=_("Mobile phone"),
+        region="CN",
+        error_messages={"invalid": _("This is not a valid phone number; please check it.")},
+    )
+    resident_of_region = forms.BooleanField(
+        label=_("Resident of the region"), required=False, initial=True
+    )
+    birth_date = forms.DateField(
+        label=_("Birth date"),
+        required=False,
+        help_text=_("Only for documents other than a resident ID (read from the ID otherwise)."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    sex = forms.ChoiceField(
+        label=_("Sex"), choices=[("", "---------"), *Sex.choices], required=False
+    )
+
+    def clean_citizen_card(self) -> str:
+        card = self.cleaned_data["citizen_card"].strip().upper()
+        existing = Patient.objects.filter(citizen_card=card).first()
+        if existing:
+            raise forms.ValidationError(
+                _("This citizen card is already signed up (%(name)s): search for it above."),
+                code="duplicate_citizen_card",
+                params={"name": existing.name},
+            )
+        return card
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=1000
+    )
+
+
+class LimitChangeForm(ReasonForm):
+    new_limit = forms.DecimalField(
+        label=_("New limit (CNY)"), min_value=0, max_digits=12, decimal_places=2
+    )
+
+    field_order = ["new_limit", "reason"]

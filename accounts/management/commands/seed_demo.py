@@ -1,0 +1,42 @@
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from accounts.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo institutions, staff (one per role) and patients. Safe to run twice."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args, **options):
+        summary = seed_demo()
+        if options["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "staff": summary.staff,
+                        "patients": summary.patients,
+                        "institutions": summary.institutions,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return
+        base = settings.PUBLIC_BASE_URL.rstrip("/")
+        self.stdout.write(f"CreditCare demo data is ready. Admin: {base}/admin/")
+        self.stdout.write("Staff logins (demo passwords, never use them in production):")
+        for user in summary.staff:
+            self.stdout.write(f"  {user['username']:<14} {user['password']:<22} {user['role']}")
+        self.stdout.write("Patients (citizen card, name, phone, agreement):")
+        for patient in summary.patients:
+            self.stdout.write(
+                f"  {patient['citizen_card']:<12} {patient['name']:<6} {patient['phone']:<15} "
+                f"{patient['agreement_status']}"
+            )
+        self.stdout.write("Institutions:")
+        for institution in summary.institutions:
+            self.stdout.write(f"  {institution['code']:<22} {institution['name']}")

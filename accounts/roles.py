@@ -1,0 +1,65 @@
+"""Staff roles: one Django group each, with the least permissions its work needs.
+
+The groups are created and kept in sync by data migrations (``sync_roles``): a migration
+that adds a permission a role needs calls it again.
+"""
+
+WINDOW_STAFF = "Window staff"
+COLLECTION_STAFF = "Collection staff"
+FINANCE = "Finance"
+CREDIT_OFFICERS = "Credit officers"
+
+_READ = [
+    "accounts.view_institution",
+    "accounts.view_patient",
+    "accounts.view_creditagreement",
+    "accounts.view_creditline",
+    "accounts.view_creditlimitchange",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    # Sign people up, correct their details, suspend or end agreements. No limits.
+    WINDOW_STAFF: [
+        *_READ,
+        "accounts.add_patient",
+        "accounts.change_patient",
+        "accounts.view_identity_number",
+        "accounts.sign_agreement",
+        "accounts.suspend_agreement",
+        "accounts.terminate_agreement",
+    ],
+    # Work overdue cases: read people and their credit, identity numbers stay masked.
+    COLLECTION_STAFF: [*_READ],
+    # Payments, refunds, reconciliation, write-offs (billing adds those permissions).
+    FINANCE: [*_READ, "accounts.view_creditscore"],
+    # The credit policy and manual limit changes, with reasons.
+    CREDIT_OFFICERS: [
+        *_READ,
+        "accounts.view_creditscore",
+        "accounts.change_credit_limit",
+        "accounts.view_creditpolicy",
+        "accounts.change_creditpolicy",
+    ],
+}
+
+
+def sync_roles(apps, schema_editor=None) -> None:
+    """Create the groups and set exactly the permissions above (for a data migration)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        permissions = []
+        for name in names:
+            app_label, codename = name.split(".")
+            permissions.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(permissions)

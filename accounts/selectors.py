@@ -1,0 +1,38 @@
+"""Reads of accounts data used by services, views and the admin."""
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import CreditScore, Patient
+from accounts.policy import RepaymentRecord
+
+
+def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
+    """The sign-up desk's search: a citizen card or phone (exact), or part of a name."""
+    query = query.strip()
+    if not query:
+        return Patient.objects.none()
+    digits = "".join(ch for ch in query if ch.isdigit())
+    condition = Q(citizen_card__iexact=query) | Q(name__icontains=query)
+    if len(digits) >= 7:
+        condition |= Q(phone__endswith=digits[-11:])
+    return (
+        Patient.objects.filter(condition)
+        .select_related("agreement")
+        .prefetch_related("credit_lines")
+        .order_by("name", "pk")[:limit]
+    )
+
+
+def credit_score_latest(*, citizen_card: str, source: str | None = None) -> CreditScore | None:
+    scores = CreditScore.objects.filter(citizen_card=citizen_card)
+    if source:
+        scores = scores.filter(source=source)
+    return scores.order_by("-created_at", "-pk").first()
+
+
+def repayment_record(*, patient: Patient) -> RepaymentRecord:
+    """The patient's repayment record for the credit policy.
+
+    Bills arrive with the billing app; until a patient has any, the record is empty.
+    """
+    return RepaymentRecord()

@@ -1,0 +1,326 @@
+"""Writes of the accounts app. Views, forms, the admin and tasks call these; nothing else
+changes patients, agreements or limits.
+
+Lock order (shared with billing): credit lines (by primary key), then the agreement.
+"""
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed
+
+from accounts.models import (
+    AgreementEvent,
+    AgreementStatus,
+    CreditAgreement,
+    CreditLimitChange,
+    CreditLine,
+    CreditPolicy,
+    CreditPool,
+    CreditScore,
+    Institution,
+    LimitChangeSource,
+    Patient,
+    SigningChannel,
+    User,
+)
+from accounts.policy import decide_limits, online_signing_allowed
+from accounts.scoring import fetch_score, get_provider
+from accounts.selectors import credit_score_latest, repayment_record
+from creditcare.errors import DomainError
+from creditcare.money import quantize
+
+logger = logging.getLogger(__name__)
+
+
+def patient_build(
+    *,
+    name: str,
+    id_type: str,
+    id_number: str,
+    citizen_card: str,
+    phone: str,
+    resident_of_region: bool = True,
+    birth_date: dt.date | None = None,
+    sex: str = "",
+) -> Patient:
+    """A validated, unsaved patient (raises ``ValidationError`` per field)."""
+    patient = Patient(
+        name=name.strip(),
+        id_type=id_type,
+        id_number=id_number,
+        citizen_card=citizen_card,
+        phone=phone,
+        resident_of_region=resident_of_region,
+        birth_date=birth_date,
+        sex=sex,
+    )
+    patient.full_clean()
+    return patient
+
+
+def patient_create(*, actor: User | None = None, **fields) -> Patient:
+    patient = patient_build(**fields)
+    patient._history_user = actor
+    patient.save()
+    return patient
+
+
+def credit_score_refresh(*, patient: Patient) -> int | None:
+    """Ask the configured provider for the patient's score and keep it on record.
+
+    Called outside any transaction: a slow provider must not hold locks.
+    """
+    score = fetch_score(patient)
+    provider = get_provider()
+    if score is not None and provider.name != "csv":  # csv scores are already rows
+        CreditScore.objects.create(
+            citizen_card=patient.citizen_card, score=score, source=provider.name
+        )
+    return score
+
+
+def patient_enrol(
+    *,
+    institution: Institution,
+    channel: str = SigningChannel.WINDOW,
+    actor: User | None,
+    **patient_fields,
+) -> CreditAgreement:
+    """The sign-up desk: create the patient and sign their agreement, all or nothing."""
+    patient = patient_build(**patient_fields)
+    score = credit_score_refresh(patient=patient)
+    with transaction.atomic():
+        patient._history_user = actor
+        patient.save()
+        return _agreement_sign(
+            patient=patient, institution=institution, channel=channel, actor=actor, score=score
+        )
+
+
+def agreement_open(*, patient: Patient, institution: Institution, channel: str) -> CreditAgreement:
+    """Record an application (an online form, say) as a pending agreement: no credit yet."""
+    agreement, _created = CreditAgreement.objects.get_or_create(
+        patient=patient,
+        defaults={
+            "institution": institution,
+            "channel": channel,
+            "terms_version": settings.AGREEMENT_TERMS_VERSION,
+        },
+    )
+    return agreement
+
+
+def agreement_sign(
+    *,
+    patient: Patient,
+    institution: Institution,
+    channel: str = SigningChannel.WINDOW,
+    actor: User | None,
+) -> CreditAgreement:
+    """Sign an existing patient's agreement (creating it if they have none)."""
+    score = credit_score_refresh(patient=patient)
+    with transaction.atomic():
+        return _agreement_sign(
+            patient=patient, institution=institution, channel=channel, actor=actor, score=score
+        )
+
+
+def _agreement_sign(
+    *,
+    patient: Patient,
+    institution: Institution,
+    channel: str,
+    actor: User | None,
+    score: int | None,
+) -> CreditAgreement:
+    policy = CreditPolicy.current().params()
+    if channel == SigningChannel.ONLINE and not online_signing_allowed(
+        policy, resident=patient.resident_of_region, score=score
+    ):
+        raise DomainError(
+            "score_below_floor",
+            _(
+                "People from outside the region can sign online only with a credit score of "
+                "at least %(floor)s. Please sign at a hospital window."
+            )
+            % {"floor": policy.score_floor},
+            {"score_floor": policy.score_floor, "score": score},
+        )
+    agreement, _created = CreditAgreement.objects.select_for_update().get_or_create(
+        patient=patient,
+        defaults={
+            "institution": institution,
+            "channel": channel,
+            "terms_version": settings.AGREEMENT_TERMS_VERSION,
+        },
+    )
+    if agreement.status != AgreementStatus.PENDING:
+        raise DomainError(
+            "agreement_already_signed",
+            _("This patient already signed the credit agreement (status: %(status)s).")
+            % {"status": agreement.get_status_display()},
+            {"agreement_status": agreement.status},
+        )
+    agreement.institution = institution
+    agreement.channel = channel
+    agreement.signed_by = actor
+    agreement.signed_at = timezone.now()
+    agreement.terms_version = settings.AGREEMENT_TERMS_VERSION
+    agreement.sign()
+    agreement.save()
+    AgreementEvent.objects.create(
+        agreement=agreement,
+        transition="sign",
+        from_status=AgreementStatus.PENDING,
+        to_status=agreement.status,
+        actor=actor,
+        reason=f"signed at {institution.name} ({channel}), terms {agreement.terms_version}",
+    )
+    for pool in CreditPool.values:
+        CreditLine.objects.get_or_create(patient=patient, pool=pool, defaults={"limit": 0})
+    credit_limits_apply_policy(patient=patient, score=score, actor=actor)
+    return agreement
+
+
+_TRANSITION_WORDS = {
+    "suspend": "suspended",
+    "reactivate": "reactivated",
+    "terminate": "terminated",
+}
+
+
+def _agreement_transition(
+    *, agreement: CreditAgreement, name: str, actor: User | None, reason: str
+) -> CreditAgreement:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", _("Please give a reason."))
+    with transaction.atomic():
+        # Credit lines first (the shared lock order), so no charge lands while we decide.
+        list(
+            CreditLine.objects.select_for_update()
+            .filter(patient_id=agreement.patient_id)
+            .order_by("pk")
+        )
+        agreement = CreditAgreement.objects.select_for_update().get(pk=agreement.pk)
+        method = getattr(agreement, name)
+        if not can_proceed(method, check_conditions=False):
+            raise DomainError(
+                "transition_not_allowed",
+                _("An agreement that is %(status)s cannot be %(action)s.")
+                % {"status": agreement.get_status_display(), "action": _TRANSITION_WORDS[name]},
+                {"agreement_status": agreement.status},
+            )
+        if not can_proceed(method):
+            raise DomainError(
+                "balance_not_zero",
+                _("The patient still has open visits or unpaid bills; settle them first."),
+                {"agreement_status": agreement.status},
+            )
+        from_status = agreement.status
+        method()
+        agreement.save(update_fields=["status"])
+        AgreementEvent.objects.create(
+            agreement=agreement,
+            transition=name,
+            from_status=from_status,
+            to_status=agreement.status,
+            actor=actor,
+            reason=reason,
+        )
+    return agreement
+
+
+def agreement_suspend(
+    *, agreement: CreditAgreement, actor: User | None, reason: str
+) -> CreditAgreement:
+    return _agreement_transition(agreement=agreement, name="suspend", actor=actor, reason=reason)
+
+
+def agreement_reactivate(
+    *, agreement: CreditAgreement, actor: User | None, reason: str
+) -> CreditAgreement:
+    return _agreement_transition(agreement=agreement, name="reactivate", actor=actor, reason=reason)
+
+
+def agreement_terminate(
+    *, agreement: CreditAgreement, actor: User | None, reason: str
+) -> CreditAgreement:
+    return _agreement_transition(agreement=agreement, name="terminate", actor=actor, reason=reason)
+
+
+def credit_limit_change(
+    *,
+    credit_line: CreditLine,
+    new_limit: Decimal,
+    reason: str,
+    source: str,
+    actor: User | None,
+) -> CreditLimitChange | None:
+    """Set a credit line's limit and record why. Returns ``None`` if nothing changed."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", _("Please give a reason."))
+    if new_limit != quantize(new_limit) or new_limit < 0:
+        raise DomainError(
+            "invalid_limit",
+            _("A limit is an amount of 0 or more with at most 2 decimals."),
+            {"new_limit": str(new_limit)},
+        )
+    with transaction.atomic():
+        line = CreditLine.objects.select_for_update().get(pk=credit_line.pk)
+        if line.limit == new_limit:
+            return None
+        change = CreditLimitChange.objects.create(
+            credit_line=line,
+            old_limit=line.limit,
+            new_limit=new_limit,
+            reason=reason,
+            source=source,
+            actor=actor,
+        )
+        line.limit = new_limit
+        line.save(update_fields=["limit", "updated_at"])
+    credit_line.limit = new_limit
+    return change
+
+
+def credit_limits_apply_policy(
+    *, patient: Patient, score: int | None, actor: User | None = None
+) -> list[CreditLimitChange]:
+    """Set both lines to what the credit policy decides for the patient's record and score.
+
+    A line whose latest change was a staff decision keeps it: staff overrides stand until
+    staff change them again.
+    """
+    decision = decide_limits(
+        CreditPolicy.current().params(), repayment_record(patient=patient), score
+    )
+    source = LimitChangeSource.SCORE if decision.score_applied else LimitChangeSource.POLICY
+    changes = []
+    for line in patient.credit_lines.order_by("pk"):
+        latest = line.limit_changes.order_by("-created_at", "-pk").first()
+        if latest and latest.source == LimitChangeSource.STAFF:
+            continue
+        change = credit_limit_change(
+            credit_line=line,
+            new_limit=decision.limits[line.pool],
+            reason=decision.reason_text(line.pool),
+            source=source,
+            actor=actor,
+        )
+        if change:
+            changes.append(change)
+    return changes
+
+
+def credit_limits_recompute(*, patient: Patient) -> list[CreditLimitChange]:
+    """The nightly recomputation: the policy applied to the latest score on record."""
+    latest = credit_score_latest(citizen_card=patient.citizen_card)
+    return credit_limits_apply_policy(patient=patient, score=latest.score if latest else None)

@@ -1,0 +1,21 @@
+"""Money is Decimal with 2 places (CNY). Every rounding goes through here."""
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+YUAN = Decimal("1")
+ZERO = Decimal("0.00")
+
+
+def quantize(amount: Decimal) -> Decimal:
+    """Round to cents, half up (the convention of Chinese hospital billing)."""
+    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def floor_to_yuan(amount: Decimal) -> Decimal:
+    """Credit limits are whole yuan, rounded down so a limit never grows by rounding."""
+    return Decimal(amount).quantize(YUAN, rounding=ROUND_DOWN).quantize(CENT)
+
+
+def format_cny(amount: Decimal) -> str:
+    return f"¥{quantize(amount):,.2f}"
