@@ -291,7 +291,7 @@ class CreditLine(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["patient", "pool"]
+        ordering = ["patient", "-pool"]  # outpatient first: the one used every day
         verbose_name = _("credit line")
         verbose_name_plural = _("credit lines")
         constraints = [

@@ -9,7 +9,8 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -95,12 +96,24 @@ def patient_enrol(
     """The sign-up desk: create the patient and sign their agreement, all or nothing."""
     patient = patient_build(**patient_fields)
     score = credit_score_refresh(patient=patient)
-    with transaction.atomic():
-        patient._history_user = actor
-        patient.save()
-        return _agreement_sign(
-            patient=patient, institution=institution, channel=channel, actor=actor, score=score
-        )
+    try:
+        with transaction.atomic():
+            patient._history_user = actor
+            patient.save()
+            return _agreement_sign(
+                patient=patient, institution=institution, channel=channel, actor=actor, score=score
+            )
+    except IntegrityError:
+        # Another window signed the same card or document between our check and our insert.
+        raise ValidationError(
+            {
+                "citizen_card": _(
+                    "This citizen card or identity document was signed up a moment ago, "
+                    "maybe at another window: search for it."
+                )
+            },
+            code="duplicate_patient",
+        ) from None
 
 
 def agreement_open(*, patient: Patient, institution: Institution, channel: str) -> CreditAgreement:

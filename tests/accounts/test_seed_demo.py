@@ -51,3 +51,17 @@ def test_seed_demo_prints_logins_for_people(capsys):
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "/admin/" in out and "window" in out and "DEMO0000001" in out
+
+
+def test_every_limit_is_explained_by_its_history(capsys):
+    from accounts.models import CreditLine
+
+    seed_json(capsys)
+    lines = CreditLine.objects.prefetch_related("limit_changes")
+    assert lines.exists()
+    for line in lines:
+        changes = list(line.limit_changes.order_by("created_at", "pk"))
+        assert changes[0].old_limit == 0
+        for before, after in zip(changes, changes[1:], strict=False):
+            assert after.old_limit == before.new_limit
+        assert changes[-1].new_limit == line.limit
