@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import pytest
@@ -62,6 +63,6 @@ def test_every_limit_is_explained_by_its_history(capsys):
     for line in lines:
         changes = list(line.limit_changes.order_by("created_at", "pk"))
         assert changes[0].old_limit == 0
-        for before, after in zip(changes, changes[1:], strict=False):
+        for before, after in itertools.pairwise(changes):
             assert after.old_limit == before.new_limit
         assert changes[-1].new_limit == line.limit
