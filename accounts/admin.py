@@ -1,7 +1,7 @@
 """The accounts admin: thin pages over the models; every change goes through a service
 (see ``accounts.admin_views``). Records are read-only here."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts import admin_views
+from accounts import admin_views, services
 from accounts.models import (
     AgreementEvent,
     CreditAgreement,
@@ -19,6 +19,7 @@ from accounts.models import (
     CreditPolicy,
     CreditScore,
     Institution,
+    InstitutionApiKey,
     Patient,
     User,
 )
@@ -46,6 +47,45 @@ class InstitutionAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "kind", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "code"]
+
+
+@admin.register(InstitutionApiKey)
+class InstitutionApiKeyAdmin(admin.ModelAdmin):
+    """HIS API keys: created here (the key is shown once), revoked with the list action."""
+
+    list_display = ["institution", "name", "prefix", "created_at", "created_by", "revoked_at"]
+    list_filter = ["institution", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "institution__name", "institution__code"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["institution", "name"]
+        return ["institution", "name", "prefix", "created_at", "created_by", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        api_key, key = services.api_key_create(
+            institution=obj.institution, name=obj.name, actor=request.user
+        )
+        obj.pk, obj._state.adding = api_key.pk, False
+        messages.warning(
+            request,
+            _("Copy the new key now, it is not shown again: %(key)s") % {"key": key},
+        )
+
+    @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
+        messages.success(request, _("Revoked %(n)d key(s).") % {"n": queryset.count()})
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked keys stay, so charges keep naming who posted them
 
 
 @admin.register(User)

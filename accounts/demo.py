@@ -1,13 +1,23 @@
 """The demo data of ``manage.py seed_demo``: made through the same services as real data."""
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from accounts import roles, services
 from accounts.identity import resident_id_check_character
-from accounts.models import AgreementStatus, Institution, InstitutionKind, Patient, User
+from accounts.models import (
+    AgreementStatus,
+    Institution,
+    InstitutionApiKey,
+    InstitutionKind,
+    Patient,
+    User,
+)
 
 INSTITUTIONS = [
     ("demo-people-hospital", "区第一人民医院", InstitutionKind.HOSPITAL),
@@ -63,6 +73,17 @@ def _staff_user(username: str, password: str, role: str, institution: Institutio
     return user
 
 
+def demo_api_key(institution: Institution) -> str:
+    """The demo HIS key of an institution: derived from SECRET_KEY, the same on every run."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"demo-api-key:{institution.code}".encode(), hashlib.sha256
+    ).hexdigest()
+    key = f"{digest[:8]}.{digest[8:56]}"
+    if not InstitutionApiKey.objects.filter(prefix=digest[:8]).exists():
+        services.api_key_create(institution=institution, name="Demo HIS", key=key)
+    return key
+
+
 def _patient(row: tuple, institution: Institution, clerk: User) -> Patient:
     card, name, birth, sequence, phone, status = row
     existing = Patient.objects.filter(citizen_card=card).first()
@@ -103,6 +124,7 @@ def seed_demo() -> DemoSummary:
         staff = [_staff_user(u, p, role, home) for u, p, role in STAFF]
         clerk = staff[0]
         patients = [_patient(row, home, clerk) for row in PATIENTS]
+        api_keys = {i.code: demo_api_key(i) for i in institutions}
     for patient in patients:
         patient.refresh_from_db()
     return DemoSummary(
@@ -116,5 +138,7 @@ def seed_demo() -> DemoSummary:
             }
             for p in patients
         ],
-        institutions=[{"code": i.code, "name": i.name} for i in institutions],
+        institutions=[
+            {"code": i.code, "name": i.name, "api_key": api_keys[i.code]} for i in institutions
+        ],
     )

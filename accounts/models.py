@@ -16,6 +16,7 @@ Design overview
   admin, with history.
 """
 
+import hashlib
 from decimal import Decimal
 
 import phonenumbers
@@ -86,6 +87,41 @@ class Institution(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InstitutionApiKey(models.Model):
+    """A credential of an institution's HIS for the REST API.
+
+    Only a SHA-256 of the key is stored (keys are 256 random bits, so a slow hash adds
+    nothing); the key itself is shown once, when it is created. ``prefix`` finds the row.
+    """
+
+    institution = models.ForeignKey(
+        Institution,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        verbose_name=_("institution"),
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("e.g. the HIS it is for"))
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["institution", "-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.institution.code}: {self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
 
 
 class User(AbstractUser):

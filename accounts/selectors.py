@@ -1,8 +1,10 @@
 """Reads of accounts data used by services, views and the admin."""
 
+import hmac
+
 from django.db.models import Q, QuerySet
 
-from accounts.models import CreditScore, Patient
+from accounts.models import CreditScore, InstitutionApiKey, Patient
 from accounts.policy import RepaymentRecord
 
 
@@ -36,3 +38,20 @@ def repayment_record(*, patient: Patient) -> RepaymentRecord:
     Bills arrive with the billing app; until a patient has any, the record is empty.
     """
     return RepaymentRecord()
+
+
+def api_key_authenticate(*, key: str) -> InstitutionApiKey | None:
+    """The live key matching ``key``, or ``None``. Compared in constant time."""
+    prefix, _, secret = key.partition(".")
+    if not prefix or not secret or len(key) > 100:
+        return None
+    api_key = (
+        InstitutionApiKey.objects.select_related("institution")
+        .filter(prefix=prefix, revoked_at=None, institution__is_active=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(
+        api_key.key_hash, InstitutionApiKey.hash_key(key)
+    ):
+        return None
+    return api_key

@@ -6,6 +6,7 @@ Lock order (shared with billing): credit lines (by primary key), then the agreem
 
 import datetime as dt
 import logging
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from accounts.models import (
     CreditPool,
     CreditScore,
     Institution,
+    InstitutionApiKey,
     LimitChangeSource,
     Patient,
     SigningChannel,
@@ -337,3 +339,31 @@ def credit_limits_recompute(*, patient: Patient) -> list[CreditLimitChange]:
     """The nightly recomputation: the policy applied to the latest score on record."""
     latest = credit_score_latest(citizen_card=patient.citizen_card)
     return credit_limits_apply_policy(patient=patient, score=latest.score if latest else None)
+
+
+def api_key_create(
+    *, institution: Institution, name: str, actor: User | None = None, key: str | None = None
+) -> tuple[InstitutionApiKey, str]:
+    """A new key for an institution's HIS. The key is returned once and never stored.
+
+    ``key`` is for the demo only, whose keys are derived from SECRET_KEY so that seeding
+    twice prints the same ones.
+    """
+    key = key or f"{secrets.token_hex(4)}.{secrets.token_urlsafe(32)}"
+    prefix = key.partition(".")[0]
+    api_key = InstitutionApiKey.objects.create(
+        institution=institution,
+        name=name,
+        prefix=prefix,
+        key_hash=InstitutionApiKey.hash_key(key),
+        created_by=actor,
+    )
+    return api_key, key
+
+
+def api_key_revoke(*, api_key: InstitutionApiKey) -> InstitutionApiKey:
+    InstitutionApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    api_key.refresh_from_db()
+    return api_key

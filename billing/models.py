@@ -1,1 +1,250 @@
-"""Visits, running bills, charges, payments and collections arrive with the HIS API issue."""
+"""Billing: visits, charges held against the credit line, and the bills they become.
+
+Design overview
+---------------
+* A ``Visit`` is opened by an institution's HIS for a patient with an active agreement, in
+  one pool (outpatient or inpatient). ``(institution, his_visit_id)`` is unique.
+* A ``Charge`` is one line of the running bill; ``(visit, his_line_id)`` is unique. Its
+  ``self_pay_estimate`` is held against the visit's credit line. Charges are never edited:
+  a ``ChargeVoid`` (at most one per charge) takes one back and releases its hold.
+* Closing a visit records the insurance settlement and turns the hold into a ``Bill`` of
+  the self-pay amount, due after the pool's period.
+* Every movement of credit is a ``CreditEntry`` (append-only): ``+`` uses credit, ``-``
+  releases it. A credit line's ``used`` is the sum of its entries; the visit's ``held`` and
+  ``total`` are sums of its live charges. Stored totals are caches, and the tests recompute
+  them from these rows.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from accounts.models import MONEY, AppendOnlyModel, CreditLine, CreditPool, Institution, Patient
+
+
+class VisitStatus(models.TextChoices):
+    OPEN = "open", _("Open")  # charges accumulate; their estimates are held
+    CLOSED = "closed", _("Closed")  # settled: the hold became a bill
+
+
+class Visit(models.Model):
+    """One outpatient visit or inpatient stay at one institution.
+
+    Invariants: ``total`` = sum of live charges' amounts, ``held`` = sum of their self-pay
+    estimates while open and 0 once closed; only open visits take charges and voids.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="visits")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    credit_line = models.ForeignKey(CreditLine, on_delete=models.PROTECT, related_name="visits")
+    kind = models.CharField(_("kind"), max_length=16, choices=CreditPool.choices)
+    his_visit_id = models.CharField(_("HIS visit id"), max_length=64)
+    department = models.CharField(_("department"), max_length=100, blank=True)
+    doctor = models.CharField(_("doctor"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("started"))
+    status = FSMField(_("status"), default=VisitStatus.OPEN, choices=VisitStatus.choices)
+    total = models.DecimalField(_("total"), default=Decimal("0.00"), **MONEY)
+    held = models.DecimalField(_("held"), default=Decimal("0.00"), **MONEY)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "his_visit_id"], name="visit_his_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0, held__gte=0), name="visit_sums_gte_0"),
+        ]
+        indexes = [models.Index(fields=["patient", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.institution.code}/{self.his_visit_id}"
+
+    @transition(field=status, source=VisitStatus.OPEN, target=VisitStatus.CLOSED)
+    def close(self) -> None:
+        pass
+
+
+class Charge(AppendOnlyModel):
+    """One line of a visit's running bill as the HIS posted it. Never edited; voided by a
+    ``ChargeVoid``."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="charges")
+    his_line_id = models.CharField(max_length=64)
+    item_code = models.CharField(max_length=64)
+    item_name = models.CharField(max_length=200)
+    category = models.CharField(max_length=64)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4)  # drug prices: 4 places
+    amount = models.DecimalField(**MONEY)
+    self_pay_estimate = models.DecimalField(**MONEY)
+    posted_by = models.ForeignKey(
+        "accounts.InstitutionApiKey", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["visit", "pk"]
+        verbose_name = _("charge")
+        verbose_name_plural = _("charges")
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "his_line_id"], name="charge_his_line_unique"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0, quantity__gt=0, unit_price__gte=0),
+                name="charge_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(self_pay_estimate__gte=0, self_pay_estimate__lte=models.F("amount")),
+                name="charge_estimate_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.his_line_id} {self.item_name} {self.amount}"
+
+
+class ChargeVoid(AppendOnlyModel):
+    """Takes one charge back (at most once) and releases its hold."""
+
+    charge = models.OneToOneField(Charge, on_delete=models.PROTECT, related_name="void")
+    reason = models.TextField()
+    voided_by = models.ForeignKey(
+        "accounts.InstitutionApiKey", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("charge void")
+        verbose_name_plural = _("charge voids")
+
+    def __str__(self) -> str:
+        return f"void {self.charge_id}: {self.reason}"
+
+
+class BillStatus(models.TextChoices):
+    UNPAID = "unpaid", _("Unpaid")  # due: holds credit until paid
+    PAID = "paid", _("Paid")  # settled; credit released
+
+
+class Bill(models.Model):
+    """What the patient owes for one closed visit: the self-pay part of its settlement.
+
+    Invariants: ``total`` = ``insurance_fund`` + ``personal_account`` + ``self_pay``; an
+    unpaid bill holds ``self_pay`` on its credit line.
+    """
+
+    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="bill")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="bills")
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="bills")
+    credit_line = models.ForeignKey(CreditLine, on_delete=models.PROTECT, related_name="bills")
+    pool = models.CharField(max_length=16, choices=CreditPool.choices)
+    status = FSMField(_("status"), default=BillStatus.UNPAID, choices=BillStatus.choices)
+    total = models.DecimalField(_("total"), **MONEY)
+    insurance_fund = models.DecimalField(_("insurance fund"), **MONEY)
+    personal_account = models.DecimalField(_("personal insurance account"), **MONEY)
+    self_pay = models.DecimalField(_("self-pay"), **MONEY)
+    insurance_account_balance = models.DecimalField(_("insurance account balance"), **MONEY)
+    closed_at = models.DateTimeField(_("visit closed"))
+    due_at = models.DateTimeField(_("due"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-closed_at", "-pk"]
+        verbose_name = _("bill")
+        verbose_name_plural = _("bills")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    total__gte=0,
+                    insurance_fund__gte=0,
+                    personal_account__gte=0,
+                    self_pay__gte=0,
+                    insurance_account_balance__gte=0,
+                ),
+                name="bill_amounts_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    total=models.F("insurance_fund")
+                    + models.F("personal_account")
+                    + models.F("self_pay")
+                ),
+                name="bill_total_is_its_parts",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "status"]),
+            models.Index(fields=["institution", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"bill {self.pk}: {self.self_pay}"
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.self_pay if self.status == BillStatus.UNPAID else Decimal("0.00")
+
+    @transition(field=status, source=BillStatus.UNPAID, target=BillStatus.PAID)
+    def mark_paid(self) -> None:
+        pass
+
+
+class CreditEntryKind(models.TextChoices):
+    HOLD = "hold", _("Charge held")
+    RELEASE = "release", _("Charge voided")
+    SETTLE = "settle", _("Visit closed: hold released")
+    BILL = "bill", _("Bill raised")
+    PAYMENT = "payment", _("Bill paid")
+
+
+class CreditEntry(AppendOnlyModel):
+    """One movement of a credit line: + uses credit, - gives it back. ``used`` is their sum."""
+
+    credit_line = models.ForeignKey(CreditLine, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=CreditEntryKind.choices)
+    amount = models.DecimalField(**MONEY)
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, related_name="+")
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, null=True, related_name="+")
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, null=True, related_name="+")
+    actor = models.CharField(max_length=100)  # "api-key:<prefix>", "user:<id>", "system"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("credit entry")
+        verbose_name_plural = _("credit entries")
+        indexes = [models.Index(fields=["credit_line", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to an ``Idempotency-Key``, kept so a retry gets it again.
+
+    ``(institution, key)`` is unique; ``request_hash`` tells a retry from a reuse of the key
+    for another request. A record without a response is in flight since ``started_at``.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    started_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

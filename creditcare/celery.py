@@ -21,6 +21,9 @@ def ensure_broker_folders() -> None:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
 
 
+ensure_broker_folders()  # web processes send tasks too
+
+
 @worker_init.connect
 def _on_worker_init(**_: object) -> None:
     ensure_broker_folders()

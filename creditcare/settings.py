@@ -6,6 +6,8 @@ a filesystem Celery broker, an in-process cache. Production sets ``DATABASE_URL`
 """
 
 import secrets
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -52,6 +54,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "simple_history",
     "accounts",
@@ -142,6 +146,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "creditcare.tasks.heartbeat",
         "schedule": env.int("HEARTBEAT_SECONDS", default=60),
     },
+    "purge-idempotency-keys": {
+        "task": "billing.tasks.purge_idempotency_records",
+        "schedule": crontab(minute=17),
+    },
     "recompute-credit-limits": {
         "task": "accounts.tasks.recompute_credit_limits",
         "schedule": crontab(hour=2, minute=30),
@@ -187,13 +195,47 @@ CREDIT_SCORE_HTTP_URL = env.str("CREDIT_SCORE_HTTP_URL", default="")
 CREDIT_SCORE_HTTP_API_KEY = env.str("CREDIT_SCORE_HTTP_API_KEY", default="")
 CREDIT_SCORE_HTTP_TIMEOUT = env.float("CREDIT_SCORE_HTTP_TIMEOUT", default=3.0)
 
-# --- REST framework ---------------------------------------------------------------------
+# How long after a visit closes its bill is due, per pool (regional schemes: 48 hours).
+BILL_DUE_AFTER = {
+    "outpatient": timedelta(hours=env.int("OUTPATIENT_BILL_DUE_HOURS", default=48)),
+    "inpatient": timedelta(hours=env.int("INPATIENT_BILL_DUE_HOURS", default=7 * 24)),
+}
+
+# --- The HIS API ------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "billing.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CreditCare HIS API",
+    "DESCRIPTION": (
+        "The API hospital information systems use to check eligibility, open visits, post "
+        "and void charges held against the patient's credit line, close visits with the "
+        "insurance settlement and read bills. See the Errors and Idempotency sections of "
+        "each operation; every error is `{code, message, details}`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Idempotency keys are kept this long (at least 24 hours, as integrators are promised).
+IDEMPOTENCY_KEY_TTL_HOURS = max(env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48), 24)
+# A request in flight this long is taken as dead (its worker crashed) and may be retried.
+IDEMPOTENCY_IN_FLIGHT_SECONDS = env.int("IDEMPOTENCY_IN_FLIGHT_SECONDS", default=60)
+# Sanity bounds for HIS input: larger requests or amounts are refused, not stored.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_CHARGES_PER_REQUEST = 500
+API_MAX_CHARGE_AMOUNT = Decimal("1000000.00")
 
 # --- Logging ----------------------------------------------------------------------------
 

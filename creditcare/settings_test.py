@@ -8,3 +8,5 @@ from creditcare.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LANGUAGE_CODE = "en"
+# Tasks run inline when enqueued; tests of the real worker start one explicitly.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
+from django.views import defaults
 from django.views.generic import RedirectView
+
+from billing.api.errors import api_not_found
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -11,5 +14,12 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("billing.api.urls")),
     path("healthz", health, name="health"),
 ]
+
+
+def handler404(request, exception):
+    if request.path.startswith("/api/"):
+        return api_not_found(request, exception)
+    return defaults.page_not_found(request, exception)

@@ -49,3 +49,66 @@ def signed_patient(hospital, window_clerk) -> CreditAgreement:
     """A patient with an active agreement, signed at the window."""
     patient = PatientFactory()
     return services.agreement_sign(patient=patient, institution=hospital, actor=window_clerk)
+
+
+class His:
+    """An institution's HIS calling the API with its key."""
+
+    def __init__(self, institution, key: str):
+        from rest_framework.test import APIClient
+
+        self.institution = institution
+        self.key = key
+        self.client = APIClient()
+        self.client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+    def get(self, path, params=None):
+        return self.client.get(f"/api/v1/{path}", params)
+
+    def post(self, path, body=None, key: str | None = None, **extra):
+        if key is not None:
+            extra["HTTP_IDEMPOTENCY_KEY"] = key
+        return self.client.post(f"/api/v1/{path}", body, format="json", **extra)
+
+    def open_visit(self, citizen_card, kind="outpatient", his_visit_id="V1", **fields):
+        response = self.post(
+            "visits/",
+            {"citizen_card": citizen_card, "kind": kind, "his_visit_id": his_visit_id, **fields},
+        )
+        assert response.status_code in (200, 201), response.json()
+        return response.json()
+
+    def charge(self, visit_id, his_line_id="L1", amount="10.00", **fields):
+        body = charge_body(his_line_id, amount, **fields)
+        return self.post(f"visits/{visit_id}/charges/", body)
+
+
+def charge_body(his_line_id="L1", amount="10.00", **fields):
+    return {
+        "his_line_id": his_line_id,
+        "item_code": "X001",
+        "item_name": "血常规",
+        "category": "lab",
+        "quantity": "1",
+        "unit_price": amount,
+        "amount": amount,
+        **fields,
+    }
+
+
+@pytest.fixture
+def his(hospital):
+    _api_key, key = services.api_key_create(institution=hospital, name="HIS")
+    return His(hospital, key)
+
+
+@pytest.fixture
+def outsider_his(db):
+    institution = InstitutionFactory(code="other-hospital", name="另一家医院")
+    _api_key, key = services.api_key_create(institution=institution, name="HIS")
+    return His(institution, key)
+
+
+@pytest.fixture
+def card(signed_patient) -> str:
+    return signed_patient.patient.citizen_card

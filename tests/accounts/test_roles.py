@@ -94,3 +94,16 @@ def test_nobody_deletes_patients_or_records(clerk_client, signed_patient):
     patient = signed_patient.patient
     url = reverse("admin:accounts_patient_delete", args=[patient.pk])
     assert clerk_client.post(url, {"post": "yes"}).status_code == 403
+
+
+def test_every_role_has_all_its_permissions_after_migrating():
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import ROLE_PERMISSIONS
+
+    for role, names in ROLE_PERMISSIONS.items():
+        granted = {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in Group.objects.get(name=role).permissions.select_related("content_type")
+        }
+        assert granted == set(names), role

@@ -37,6 +37,9 @@ class Command(BaseCommand):
                 f"  {patient['citizen_card']:<12} {patient['name']:<6} {patient['phone']:<15} "
                 f"{patient['agreement_status']}"
             )
-        self.stdout.write("Institutions:")
+        self.stdout.write("Institutions and their demo HIS API keys (Authorization: Api-Key …):")
         for institution in summary.institutions:
-            self.stdout.write(f"  {institution['code']:<22} {institution['name']}")
+            self.stdout.write(
+                f"  {institution['code']:<22} {institution['api_key']}  {institution['name']}"
+            )
+        self.stdout.write(f"HIS API docs: {base}/api/v1/docs/")

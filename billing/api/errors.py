@@ -1,0 +1,141 @@
+"""Every API error is ``{code, message, details}`` with a stable ``code``.
+
+Domain errors carry their code; this module maps each to an HTTP status, and DRF's and
+Django's own errors to codes of ours. Anything unexpected is logged and answered with a JSON
+500 (never an HTML page), though the test suite holds that no request reaches it.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from creditcare.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# code -> HTTP status. Codes not listed are 422 (understood, but refused by a rule).
+DOMAIN_STATUS = {
+    "credit_limit_exceeded": status.HTTP_402_PAYMENT_REQUIRED,
+    "visit_not_found": status.HTTP_404_NOT_FOUND,
+    "bill_not_found": status.HTTP_404_NOT_FOUND,
+    "charge_not_found": status.HTTP_404_NOT_FOUND,
+    "visit_closed": status.HTTP_409_CONFLICT,
+    "his_visit_id_conflict": status.HTTP_409_CONFLICT,
+    "his_line_id_conflict": status.HTTP_409_CONFLICT,
+    "idempotency_key_in_flight": status.HTTP_409_CONFLICT,
+    "duplicate_his_line_id": status.HTTP_400_BAD_REQUEST,
+    "invalid_idempotency_key": status.HTTP_400_BAD_REQUEST,
+}
+
+# The error codes of the API, for the docs: code -> (status, when).
+ERROR_CODES = {
+    "unauthenticated": (401, "No or malformed Authorization header, or an unknown/revoked key."),
+    "permission_denied": (403, "The key may not do this."),
+    "not_found": (404, "No such URL, or an object of another institution."),
+    "visit_not_found": (404, "No such visit at your institution."),
+    "bill_not_found": (404, "No such bill at your institution."),
+    "charge_not_found": (404, "The visit has no charge with this his_line_id."),
+    "method_not_allowed": (405, "This URL does not take this HTTP method."),
+    "not_acceptable": (406, "Only application/json responses are available."),
+    "unsupported_media_type": (415, "Send bodies as application/json."),
+    "malformed_json": (400, "The body is not valid JSON."),
+    "invalid_input": (400, "A field is missing, of the wrong type or out of range (details)."),
+    "duplicate_his_line_id": (400, "The same his_line_id twice in one request."),
+    "invalid_idempotency_key": (400, "Idempotency-Key must be 1-255 printable characters."),
+    "payload_too_large": (413, "The body is larger than the limit (1 MiB by default)."),
+    "credit_limit_exceeded": (
+        402,
+        "Not enough available credit; details give `available` and `requested`. "
+        "Collect payment at the window.",
+    ),
+    "unknown_card": (422, "No patient has this citizen card."),
+    "no_agreement": (422, "The patient never signed the agreement."),
+    "agreement_pending": (422, "The agreement is recorded but not signed yet."),
+    "agreement_suspended": (422, "The agreement is suspended (overdue bill)."),
+    "agreement_terminated": (422, "The agreement has ended."),
+    "his_visit_id_conflict": (409, "The his_visit_id is used for another patient or kind."),
+    "his_line_id_conflict": (409, "The his_line_id was posted before with other content."),
+    "visit_closed": (409, "The visit is closed; no more charges, voids or a different close."),
+    "total_mismatch": (422, "Close: total differs from the live charges (details: difference)."),
+    "settlement_mismatch": (
+        422,
+        "Close: insurance_fund + personal_account + self_pay differs from total.",
+    ),
+    "invalid_closed_at": (422, "Close: closed_at before the visit started or in the future."),
+    "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
+    "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still running."),
+    "throttled": (429, "Too many requests; retry after the Retry-After header."),
+    "server_error": (500, "A fault of ours; it is logged. Retrying with the same key is safe."),
+}
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    return {"code": code, "message": str(message), "details": details or {}}
+
+
+def _drf_code(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return "unauthenticated"
+    if isinstance(exc, exceptions.ParseError):
+        return "malformed_json"
+    return {
+        exceptions.PermissionDenied: "permission_denied",
+        exceptions.NotFound: "not_found",
+        exceptions.MethodNotAllowed: "method_not_allowed",
+        exceptions.NotAcceptable: "not_acceptable",
+        exceptions.UnsupportedMediaType: "unsupported_media_type",
+        exceptions.Throttled: "throttled",
+        exceptions.ValidationError: "invalid_input",
+    }.get(type(exc), "invalid_input")
+
+
+def error_response(exc: Exception) -> Response | None:
+    """The API's answer to an exception, or ``None`` if it is a fault of ours."""
+    if isinstance(exc, DomainError):
+        return Response(
+            error_body(exc.code, exc.message, exc.details),
+            status=DOMAIN_STATUS.get(exc.code, status.HTTP_422_UNPROCESSABLE_ENTITY),
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("payload_too_large", _("The request body is too large.")),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    code = _drf_code(exc)
+    if isinstance(exc, exceptions.ValidationError):
+        message, details = _("Some fields are missing or invalid."), {"fields": exc.detail}
+    else:
+        message, details = exc.detail, {}
+    headers = {}
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        headers["WWW-Authenticate"] = "Api-Key"
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
+
+
+def exception_handler(exc, context):
+    response = error_response(exc)
+    if response is None:
+        logger.exception("unexpected error in %s", context.get("view"), exc_info=exc)
+        response = Response(
+            error_body("server_error", _("Something went wrong on our side; it is logged.")),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return response
+
+
+def api_not_found(request, exception=None):
+    return JsonResponse(
+        error_body("not_found", _("No such URL in the API.")), status=status.HTTP_404_NOT_FOUND
+    )

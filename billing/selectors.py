@@ -1,0 +1,71 @@
+"""Reads of billing data for the HIS API and the admin."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet, Sum
+
+from accounts.models import CreditLine, Institution, Patient
+from billing.models import Bill, Charge, CreditEntry, Visit
+from billing.services import agreement_refusal, patient_for_card
+from creditcare.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    agreement_status: str | None
+    reason: str | None
+    message: str
+    pools: dict[str, dict[str, Decimal]] | None
+
+
+def eligibility(*, citizen_card: str) -> Eligibility:
+    try:
+        patient = patient_for_card(citizen_card)
+    except DomainError as error:
+        return Eligibility(False, None, error.code, error.message, None)
+    agreement = getattr(patient, "agreement", None)
+    pools = {
+        line.pool: {"limit": line.limit, "available": line.available}
+        for line in patient.credit_lines.all()
+    } or None  # no credit lines before the agreement is signed
+    refusal = agreement_refusal(patient)
+    if refusal:
+        return Eligibility(
+            False, agreement.status if agreement else None, refusal.code, refusal.message, pools
+        )
+    return Eligibility(True, agreement.status, None, "", pools)
+
+
+def visit_detail(*, visit_id: int, institution: Institution) -> Visit | None:
+    return (
+        Visit.objects.filter(pk=visit_id, institution=institution)
+        .select_related("patient", "credit_line", "bill")
+        .prefetch_related(
+            Prefetch("charges", queryset=Charge.objects.select_related("void").order_by("pk"))
+        )
+        .first()
+    )
+
+
+def bill_list(
+    *, institution: Institution, citizen_card: str | None = None, status: str | None = None
+) -> QuerySet[Bill]:
+    bills = Bill.objects.filter(institution=institution).select_related("patient", "visit")
+    if citizen_card:
+        bills = bills.filter(patient__citizen_card=citizen_card.strip().upper())
+    if status:
+        bills = bills.filter(status=status)
+    return bills.order_by("-closed_at", "-pk")
+
+
+def credit_used_from_entries(*, line: CreditLine) -> Decimal:
+    """What ``line.used`` must be, recomputed from the credit entries."""
+    return CreditEntry.objects.filter(credit_line=line).aggregate(s=Sum("amount"))["s"] or Decimal(
+        "0.00"
+    )
+
+
+def patient_visits(*, patient: Patient) -> QuerySet[Visit]:
+    return patient.visits.select_related("institution").order_by("-started_at")

@@ -1,0 +1,436 @@
+"""Writes of billing: visits, charges, voids, closing. The HIS API calls these.
+
+Every function that moves credit is one transaction that locks the credit line first
+(``select_for_update``; on SQLite every transaction takes the write lock up front), then
+the visit, decides, and writes a ``CreditEntry`` for each movement. Retries are safe: the
+natural keys (``his_visit_id``, ``his_line_id``) are unique, and the same request again
+returns the state it produced.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import AgreementStatus, CreditLine, Institution, InstitutionApiKey, Patient
+from billing.models import (
+    Bill,
+    BillStatus,
+    Charge,
+    ChargeVoid,
+    CreditEntry,
+    CreditEntryKind,
+    Visit,
+    VisitStatus,
+)
+from creditcare.errors import DomainError
+from creditcare.money import ZERO
+from notifications.models import EventKind
+from notifications.services import event_record
+
+AGREEMENT_REFUSALS = {
+    AgreementStatus.SUSPENDED: (
+        "agreement_suspended",
+        gettext_lazy(
+            "The patient's credit agreement is suspended (an overdue bill): collect payment "
+            "at the window."
+        ),
+    ),
+    AgreementStatus.TERMINATED: (
+        "agreement_terminated",
+        gettext_lazy("The patient's credit agreement has ended: collect payment at the window."),
+    ),
+    AgreementStatus.PENDING: (
+        "agreement_pending",
+        gettext_lazy(
+            "The patient's credit agreement is not signed yet: sign it at the window first."
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    his_line_id: str
+    item_code: str
+    item_name: str
+    category: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    self_pay_estimate: Decimal
+
+    def matches(self, charge: Charge) -> bool:
+        return all(getattr(charge, name) == value for name, value in vars(self).items())
+
+
+@dataclass(frozen=True)
+class Settlement:
+    total: Decimal
+    insurance_fund: Decimal
+    personal_account: Decimal
+    self_pay: Decimal
+    insurance_account_balance: Decimal
+    closed_at: dt.datetime | None = None
+
+
+def actor_of(api_key: InstitutionApiKey | None) -> str:
+    return f"api-key:{api_key.prefix}" if api_key else "system"
+
+
+def patient_for_card(citizen_card: str) -> Patient:
+    patient = (
+        Patient.objects.select_related("agreement")
+        .filter(citizen_card=citizen_card.strip().upper())
+        .first()
+    )
+    if patient is None:
+        raise DomainError(
+            "unknown_card",
+            _("No patient has this citizen card: check the card or sign the patient up."),
+            {"citizen_card": citizen_card},
+        )
+    return patient
+
+
+def agreement_refusal(patient: Patient) -> DomainError | None:
+    """Why this patient cannot open a visit on credit now, or ``None`` if they can."""
+    agreement = getattr(patient, "agreement", None)
+    if agreement is None:
+        return DomainError(
+            "no_agreement",
+            _("The patient has not signed the credit agreement: collect payment at the window."),
+        )
+    if agreement.status in AGREEMENT_REFUSALS:
+        code, message = AGREEMENT_REFUSALS[agreement.status]
+        return DomainError(code, str(message), {"agreement_status": agreement.status})
+    return None
+
+
+def credit_move(
+    *,
+    line: CreditLine,
+    kind: str,
+    amount: Decimal,
+    actor: str,
+    visit: Visit | None = None,
+    charge: Charge | None = None,
+    bill: Bill | None = None,
+) -> None:
+    """Record one movement of a locked credit line and update its ``used`` cache."""
+    if amount == 0:
+        return
+    CreditEntry.objects.create(
+        credit_line=line,
+        kind=kind,
+        amount=amount,
+        visit=visit,
+        charge=charge,
+        bill=bill,
+        actor=actor,
+    )
+    line.used += amount
+    line.save(update_fields=["used", "updated_at"])
+
+
+def credit_limit_exceeded(*, available: Decimal, requested: Decimal) -> DomainError:
+    return DomainError(
+        "credit_limit_exceeded",
+        _("Not enough credit for this: collect payment at the window."),
+        {"available": str(available), "requested": str(requested)},
+    )
+
+
+def _lock_visit(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit]:
+    """Lock the visit's credit line, then the visit (the shared lock order)."""
+    line_id = (
+        Visit.objects.filter(pk=visit_id, institution=institution)
+        .values_list("credit_line_id", flat=True)
+        .first()
+    )
+    if line_id is None:
+        raise DomainError("visit_not_found", _("No such visit at your institution."))
+    line = CreditLine.objects.select_for_update().get(pk=line_id)
+    visit = Visit.objects.select_for_update().get(pk=visit_id)
+    return line, visit
+
+
+def _visit_closed_error(visit: Visit) -> DomainError:
+    return DomainError(
+        "visit_closed",
+        _("This visit is closed: no more changes. Open a new visit for new charges."),
+        {"visit_id": visit.pk, "closed_at": visit.closed_at.isoformat()},
+    )
+
+
+def visit_open(
+    *,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    citizen_card: str,
+    kind: str,
+    his_visit_id: str,
+    department: str = "",
+    doctor: str = "",
+    started_at: dt.datetime | None = None,
+) -> tuple[Visit, bool]:
+    """Open a visit for a patient with an active agreement. Returns ``(visit, created)``.
+
+    The same ``his_visit_id`` again for the same patient and kind returns the first visit.
+    """
+    patient = patient_for_card(citizen_card)
+    existing = Visit.objects.filter(institution=institution, his_visit_id=his_visit_id).first()
+    if existing:
+        return _same_visit(existing, patient, kind), False
+    started_at = started_at or timezone.now()
+    try:
+        with transaction.atomic():
+            line = CreditLine.objects.select_for_update().filter(patient=patient, pool=kind).first()
+            # Agreement transitions lock the credit lines first, so this read is stable.
+            patient = Patient.objects.select_related("agreement").get(pk=patient.pk)
+            refusal = agreement_refusal(patient)
+            if refusal:
+                raise refusal
+            visit = Visit.objects.create(
+                institution=institution,
+                patient=patient,
+                credit_line=line,
+                kind=kind,
+                his_visit_id=his_visit_id,
+                department=department,
+                doctor=doctor,
+                started_at=started_at,
+            )
+            event_record(
+                kind=EventKind.VISIT_OPENED,
+                dedup_key=f"visit-opened:{visit.pk}",
+                payload={"visit_id": visit.pk},
+            )
+    except IntegrityError:
+        # The same visit posted twice at once: the other request created it.
+        existing = Visit.objects.get(institution=institution, his_visit_id=his_visit_id)
+        return _same_visit(existing, patient, kind), False
+    return visit, True
+
+
+def _same_visit(visit: Visit, patient: Patient, kind: str) -> Visit:
+    if visit.patient_id != patient.pk or visit.kind != kind:
+        raise DomainError(
+            "his_visit_id_conflict",
+            _("This HIS visit id is already used for another patient or kind of visit."),
+            {"visit_id": visit.pk},
+        )
+    return visit
+
+
+def charges_post(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    lines: list[ChargeLine],
+) -> tuple[Visit, int]:
+    """Add charges to an open visit, all or nothing. Returns ``(visit, how many were new)``.
+
+    Lines already posted with the same content are skipped (a retry); the same
+    ``his_line_id`` with other content is refused. The new lines' self-pay estimates are
+    held against the credit line; if that would take available credit below zero, nothing
+    is posted.
+    """
+    ids = [line.his_line_id for line in lines]
+    if len(set(ids)) != len(ids):
+        raise DomainError(
+            "duplicate_his_line_id",
+            _("The same his_line_id appears twice in this request."),
+            {"his_line_ids": sorted({i for i in ids if ids.count(i) > 1})},
+        )
+    with transaction.atomic():
+        line, visit = _lock_visit(visit_id=visit_id, institution=institution)
+        existing = {c.his_line_id: c for c in visit.charges.filter(his_line_id__in=ids)}
+        new = []
+        for charge_line in lines:
+            posted = existing.get(charge_line.his_line_id)
+            if posted is None:
+                new.append(charge_line)
+            elif not charge_line.matches(posted):
+                raise DomainError(
+                    "his_line_id_conflict",
+                    _("This his_line_id was already posted with different content."),
+                    {"his_line_id": charge_line.his_line_id},
+                )
+        if not new:
+            return visit, 0
+        if visit.status != VisitStatus.OPEN:
+            raise _visit_closed_error(visit)
+        requested = sum((c.self_pay_estimate for c in new), ZERO)
+        if requested > line.available:
+            raise credit_limit_exceeded(available=line.available, requested=requested)
+        actor = actor_of(api_key)
+        for charge_line in new:
+            charge = Charge.objects.create(visit=visit, posted_by=api_key, **vars(charge_line))
+            credit_move(
+                line=line,
+                kind=CreditEntryKind.HOLD,
+                amount=charge.self_pay_estimate,
+                actor=actor,
+                visit=visit,
+                charge=charge,
+            )
+        visit.total += sum((c.amount for c in new), ZERO)
+        visit.held += requested
+        visit.save(update_fields=["total", "held"])
+    return visit, len(new)
+
+
+def charge_void(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    his_line_id: str,
+    reason: str,
+) -> Visit:
+    """Take a charge back and release its hold. Voiding a voided charge changes nothing."""
+    with transaction.atomic():
+        line, visit = _lock_visit(visit_id=visit_id, institution=institution)
+        charge = (
+            Charge.objects.filter(visit=visit, his_line_id=his_line_id)
+            .select_related("void")
+            .first()
+        )
+        if charge is None:
+            raise DomainError(
+                "charge_not_found",
+                _("This visit has no charge with this his_line_id."),
+                {"his_line_id": his_line_id},
+            )
+        if hasattr(charge, "void"):
+            return visit
+        if visit.status != VisitStatus.OPEN:
+            raise _visit_closed_error(visit)
+        ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
+        credit_move(
+            line=line,
+            kind=CreditEntryKind.RELEASE,
+            amount=-charge.self_pay_estimate,
+            actor=actor_of(api_key),
+            visit=visit,
+            charge=charge,
+        )
+        visit.total -= charge.amount
+        visit.held -= charge.self_pay_estimate
+        visit.save(update_fields=["total", "held"])
+    return visit
+
+
+def visit_close(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    settlement: Settlement,
+) -> Visit:
+    """Settle a visit: its hold becomes a bill of ``self_pay`` (a zero bill is paid at once).
+
+    ``total`` must equal the live charges and the sum of its parts. Closing a closed visit
+    again with the same settlement returns it unchanged.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        line, visit = _lock_visit(visit_id=visit_id, institution=institution)
+        if visit.status == VisitStatus.CLOSED:
+            if _same_settlement(visit.bill, settlement):
+                return visit
+            raise _visit_closed_error(visit)
+        live_total = visit.charges.filter(void__isnull=True).aggregate(total=Sum("amount"))[
+            "total"
+        ] or Decimal("0.00")
+        if settlement.total != live_total:
+            raise DomainError(
+                "total_mismatch",
+                _("The total does not match the visit's charges."),
+                {
+                    "charges_total": str(live_total),
+                    "total": str(settlement.total),
+                    "difference": str(settlement.total - live_total),
+                },
+            )
+        parts = settlement.insurance_fund + settlement.personal_account + settlement.self_pay
+        if settlement.total != parts:
+            raise DomainError(
+                "settlement_mismatch",
+                _("insurance_fund + personal_account + self_pay must equal the total."),
+                {
+                    "total": str(settlement.total),
+                    "parts": str(parts),
+                    "difference": str(settlement.total - parts),
+                },
+            )
+        closed_at = settlement.closed_at or now
+        if closed_at < visit.started_at or closed_at > now + dt.timedelta(minutes=5):
+            raise DomainError(
+                "invalid_closed_at",
+                _("closed_at must be between the visit's start and now."),
+                {"started_at": visit.started_at.isoformat()},
+            )
+        available_after_release = line.available + visit.held
+        if settlement.self_pay > available_after_release:
+            raise credit_limit_exceeded(
+                available=available_after_release, requested=settlement.self_pay
+            )
+        bill = Bill.objects.create(
+            visit=visit,
+            patient_id=visit.patient_id,
+            institution=institution,
+            credit_line=line,
+            pool=visit.kind,
+            total=settlement.total,
+            insurance_fund=settlement.insurance_fund,
+            personal_account=settlement.personal_account,
+            self_pay=settlement.self_pay,
+            insurance_account_balance=settlement.insurance_account_balance,
+            closed_at=closed_at,
+            due_at=closed_at + settings.BILL_DUE_AFTER[visit.kind],
+            status=BillStatus.PAID if settlement.self_pay == 0 else BillStatus.UNPAID,
+            paid_at=closed_at if settlement.self_pay == 0 else None,
+        )
+        actor = actor_of(api_key)
+        credit_move(
+            line=line, kind=CreditEntryKind.SETTLE, amount=-visit.held, actor=actor, visit=visit
+        )
+        credit_move(
+            line=line,
+            kind=CreditEntryKind.BILL,
+            amount=bill.amount_due,
+            actor=actor,
+            visit=visit,
+            bill=bill,
+        )
+        visit.close()
+        visit.held = ZERO
+        visit.closed_at = closed_at
+        visit.save(update_fields=["status", "held", "closed_at"])
+        event_record(
+            kind=EventKind.VISIT_CLOSED,
+            dedup_key=f"visit-closed:{visit.pk}",
+            payload={"visit_id": visit.pk, "bill_id": bill.pk},
+        )
+    return visit
+
+
+def _same_settlement(bill: Bill, settlement: Settlement) -> bool:
+    fields = [
+        "total",
+        "insurance_fund",
+        "personal_account",
+        "self_pay",
+        "insurance_account_balance",
+    ]
+    same = all(getattr(bill, name) == getattr(settlement, name) for name in fields)
+    return same and (settlement.closed_at is None or settlement.closed_at == bill.closed_at)
