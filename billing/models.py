@@ -170,11 +170,19 @@ class Bill(models.Model):
                 ),
                 name="bill_amounts_gte_0",
             ),
+            # Exact on PostgreSQL; the tolerance is for SQLite, which adds decimals as floats.
             models.CheckConstraint(
                 condition=Q(
-                    total=models.F("insurance_fund")
-                    + models.F("personal_account")
-                    + models.F("self_pay")
+                    total__range=(
+                        models.F("insurance_fund")
+                        + models.F("personal_account")
+                        + models.F("self_pay")
+                        - Decimal("0.001"),
+                        models.F("insurance_fund")
+                        + models.F("personal_account")
+                        + models.F("self_pay")
+                        + Decimal("0.001"),
+                    )
                 ),
                 name="bill_total_is_its_parts",
             ),

@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,7 +29,7 @@ from billing.models import (
     VisitStatus,
 )
 from creditcare.errors import DomainError
-from creditcare.money import ZERO
+from creditcare.money import ZERO, money_sum
 from notifications.models import EventKind
 from notifications.services import event_record
 
@@ -348,9 +347,7 @@ def visit_close(
             if _same_settlement(visit.bill, settlement):
                 return visit
             raise _visit_closed_error(visit)
-        live_total = visit.charges.filter(void__isnull=True).aggregate(total=Sum("amount"))[
-            "total"
-        ] or Decimal("0.00")
+        live_total = money_sum(visit.charges.filter(void__isnull=True), "amount")
         if settlement.total != live_total:
             raise DomainError(
                 "total_mismatch",

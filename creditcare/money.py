@@ -19,3 +19,10 @@ def floor_to_yuan(amount: Decimal) -> Decimal:
 
 def format_cny(amount: Decimal) -> str:
     return f"¥{quantize(amount):,.2f}"
+
+
+def money_sum(queryset, field: str) -> Decimal:
+    """SUM of a money column, exact to the cent (SQLite sums decimals as floats)."""
+    from django.db.models import Sum
+
+    return quantize(queryset.aggregate(total=Sum(field))["total"] or ZERO)

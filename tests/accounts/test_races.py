@@ -1,44 +1,15 @@
 """Races with real threads on PostgreSQL: row locks and unique constraints decide."""
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from accounts import services
 from accounts.models import AgreementEvent, AgreementStatus, CreditAgreement, Patient
 from creditcare.errors import DomainError
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory, resident_id
+from tests.threads import postgres_only, run_together
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
-]
-
-
-def run_together(*calls):
-    """Start all calls at the same moment in their own threads; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        from django.db import connection as thread_connection
-
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as error:  # the test inspects what each thread got
-            results[index] = error
-        finally:
-            thread_connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+pytestmark = [pytest.mark.django_db(transaction=True), postgres_only]
 
 
 def test_two_windows_sign_up_the_same_card_at_once():

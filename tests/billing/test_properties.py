@@ -1,0 +1,154 @@
+"""Random sequences of open / charge / void / close against one patient: after every step
+the credit line and the visits agree with the rows they are computed from."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from accounts import services as account_services
+from accounts.models import CreditLine
+from billing import services
+from billing.models import Bill, BillStatus, Charge, Visit, VisitStatus
+from billing.selectors import credit_used_from_entries
+from creditcare.errors import DomainError
+from creditcare.money import money_sum
+from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+cents = st.integers(min_value=1, max_value=40_000).map(lambda c: Decimal(c) / 100)
+
+
+class CreditBooks(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.institution = InstitutionFactory()
+        clerk = StaffFactory(institution=self.institution)
+        self.patient = PatientFactory()
+        account_services.agreement_sign(
+            patient=self.patient, institution=self.institution, actor=clerk
+        )
+        self.visits: list[int] = []
+        self.lines = 0
+
+    def _open_visits(self):
+        return list(
+            Visit.objects.filter(pk__in=self.visits, status=VisitStatus.OPEN).values_list(
+                "pk", flat=True
+            )
+        )
+
+    @rule(kind=st.sampled_from(["outpatient", "inpatient"]))
+    def open_visit(self, kind):
+        visit, _created = services.visit_open(
+            institution=self.institution,
+            api_key=None,
+            citizen_card=self.patient.citizen_card,
+            kind=kind,
+            his_visit_id=f"V{len(self.visits)}",
+        )
+        self.visits.append(visit.pk)
+
+    @precondition(lambda self: self.visits)
+    @rule(data=st.data(), amount=cents, share=st.integers(0, 100))
+    def charge(self, data, amount, share):
+        visit_id = data.draw(st.sampled_from(self.visits))
+        self.lines += 1
+        estimate = (amount * share / 100).quantize(Decimal("0.01"))
+        line = services.ChargeLine(
+            his_line_id=f"L{self.lines}",
+            item_code="X",
+            item_name="item",
+            category="lab",
+            quantity=Decimal("1"),
+            unit_price=amount,
+            amount=amount,
+            self_pay_estimate=estimate,
+        )
+        try:
+            services.charges_post(
+                visit_id=visit_id, institution=self.institution, api_key=None, lines=[line]
+            )
+        except DomainError as error:
+            assert error.code in {"credit_limit_exceeded", "visit_closed"}
+
+    @precondition(lambda self: Charge.objects.filter(visit_id__in=self.visits).exists())
+    @rule(data=st.data())
+    def void(self, data):
+        charge = data.draw(
+            st.sampled_from(list(Charge.objects.filter(visit_id__in=self.visits).order_by("pk")))
+        )
+        try:
+            services.charge_void(
+                visit_id=charge.visit_id,
+                institution=self.institution,
+                api_key=None,
+                his_line_id=charge.his_line_id,
+                reason="test",
+            )
+        except DomainError as error:
+            assert error.code == "visit_closed"
+
+    @precondition(lambda self: self._open_visits())
+    @rule(data=st.data(), share=st.integers(0, 100))
+    def close(self, data, share):
+        visit = Visit.objects.get(pk=data.draw(st.sampled_from(self._open_visits())))
+        self_pay = (visit.total * share / 100).quantize(Decimal("0.01"))
+        try:
+            services.visit_close(
+                visit_id=visit.pk,
+                institution=self.institution,
+                api_key=None,
+                settlement=services.Settlement(
+                    total=visit.total,
+                    insurance_fund=visit.total - self_pay,
+                    personal_account=Decimal("0.00"),
+                    self_pay=self_pay,
+                    insurance_account_balance=Decimal("0.00"),
+                ),
+            )
+        except DomainError as error:
+            assert error.code == "credit_limit_exceeded"
+
+    @invariant()
+    def books_balance(self):
+        for line in CreditLine.objects.filter(patient=self.patient):
+            open_visits = Visit.objects.filter(credit_line=line, status=VisitStatus.OPEN)
+            holds = money_sum(
+                Charge.objects.filter(visit__in=open_visits, void__isnull=True),
+                "self_pay_estimate",
+            )
+            unpaid = money_sum(
+                Bill.objects.filter(credit_line=line, status=BillStatus.UNPAID), "self_pay"
+            )
+            assert line.available == line.limit - holds - unpaid
+            assert line.available >= 0
+            assert line.used == credit_used_from_entries(line=line)
+        for visit in Visit.objects.filter(pk__in=self.visits):
+            live = Charge.objects.filter(visit=visit, void__isnull=True)
+            assert visit.total == money_sum(live, "amount")
+            expected_held = (
+                money_sum(live, "self_pay_estimate") if visit.status == VisitStatus.OPEN else 0
+            )
+            assert visit.held == expected_held
+
+
+def test_credit_books_hold_under_random_sequences():
+    run_state_machine_as_test(
+        CreditBooks,
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )

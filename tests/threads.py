@@ -1,0 +1,34 @@
+"""Real threads for race tests: each runs with its own database connection."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL row locks"
+)
+
+
+def run_together(*calls):
+    """Start all calls at the same moment in their own threads; return results or errors."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        from django.db import connection as thread_connection
+
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as error:  # the test inspects what each thread got
+            results[index] = error
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
