@@ -10,3 +10,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LANGUAGE_CODE = "en"
 # Tasks run inline when enqueued; tests of the real worker start one explicitly.
 CELERY_TASK_ALWAYS_EAGER = True
+# The test client and the in-process schemathesis client call as testserver / localhost.
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

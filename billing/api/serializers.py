@@ -248,3 +248,10 @@ class VisitOutput(serializers.ModelSerializer):
     def get_bill(self, visit):
         bill = getattr(visit, "bill", None)
         return BillOutput(bill).data if bill else None
+
+
+class BillPageOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = BillOutput(many=True)

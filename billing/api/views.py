@@ -17,6 +17,7 @@ from billing import selectors, services
 from billing.api.errors import error_response
 from billing.api.serializers import (
     BillOutput,
+    BillPageOutput,
     BillQuery,
     ChargeInput,
     CitizenCardQuery,
@@ -294,7 +295,7 @@ class BillListView(HisApiView):
         operation_id="bill_list",
         summary="Your institution's bills, newest first",
         parameters=[BillQuery],
-        responses={200: BillOutput(many=True), **ERRORS},
+        responses={200: BillPageOutput, **ERRORS},
     )
     def get(self, request):
         query = self.validated(BillQuery, request.query_params).validated_data
