@@ -9,6 +9,10 @@ and still refused; an empty query parameter means "not given").
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -16,8 +20,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, settings
 
 from accounts import services as account_services
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
@@ -27,7 +29,18 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", app)
 
 
 @pytest.fixture
-def api_headers(db):
+def in_process_requests():
+    """Keep the test's database connection across in-process requests, as Django's own test
+    client does (the WSGI handler would close it at the end of each request)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_headers(db, in_process_requests):
     hospital = InstitutionFactory()
     clerk = StaffFactory(institution=hospital)
     patient = PatientFactory(citizen_card="CARD0001")
