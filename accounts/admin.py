@@ -3,11 +3,12 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django_fsm import can_proceed
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts import admin_views, services
@@ -164,12 +165,37 @@ class PatientAdmin(SimpleHistoryAdmin):
                 self.admin_site.admin_view(lambda r: admin_views.desk_view(r, self)),
                 name="accounts_patient_desk",
             ),
+            path(
+                "<int:object_id>/sign/",
+                self.admin_site.admin_view(
+                    lambda r, object_id: admin_views.patient_sign_view(r, self, object_id)
+                ),
+                name="accounts_patient_sign",
+            ),
             *super().get_urls(),
         ]
 
     def add_view(self, request, form_url="", extra_context=None):
         # New patients are signed up at the desk, patient and agreement together.
         return redirect("admin:accounts_patient_desk")
+
+    def save_model(self, request, obj, form, change):
+        services.patient_update(patient=obj, actor=request.user)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # The history lists old and new values: identity numbers in full.
+        if not self._can_see_identity(request):
+            raise PermissionDenied
+        if not str(object_id).isdigit():
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not self._can_see_identity(request):
+            raise PermissionDenied
+        if not (str(object_id).isdigit() and str(version_id).isdigit()):
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class AgreementEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -208,14 +234,14 @@ class CreditAgreementAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "<path:object_id>/print/",
+                "<int:object_id>/print/",
                 self.admin_site.admin_view(
                     lambda r, object_id: admin_views.agreement_print_view(r, self, object_id)
                 ),
                 name="accounts_creditagreement_print",
             ),
             path(
-                "<path:object_id>/transition/<str:action>/",
+                "<int:object_id>/transition/<str:action>/",
                 self.admin_site.admin_view(
                     lambda r, object_id, action: admin_views.agreement_action_view(
                         r, self, object_id, action
@@ -228,16 +254,10 @@ class CreditAgreementAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         agreement = self.get_object(request, object_id)
-        actions = []
-        for name, (_service, permission, label) in admin_views.AGREEMENT_ACTIONS.items():
-            method = getattr(agreement, name, None) if agreement else None
-            if (
-                method
-                and request.user.has_perm(permission)
-                and can_proceed(method, check_conditions=False)
-            ):
-                actions.append((name, label))
-        extra_context = {**(extra_context or {}), "agreement_actions": actions}
+        extra_context = {
+            **(extra_context or {}),
+            "agreement_actions": admin_views.agreement_actions(request.user, agreement),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -266,7 +286,7 @@ class CreditLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "<path:object_id>/change-limit/",
+                "<int:object_id>/change-limit/",
                 self.admin_site.admin_view(
                     lambda r, object_id: admin_views.limit_change_view(r, self, object_id)
                 ),

@@ -13,10 +13,18 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_fsm import can_proceed
 
 from accounts import services
-from accounts.forms import EnrolForm, LimitChangeForm, ReasonForm
-from accounts.models import CreditAgreement, CreditLine, CreditPolicy, LimitChangeSource
+from accounts.forms import ConfirmForm, EnrolForm, LimitChangeForm, ReasonForm
+from accounts.models import (
+    AgreementStatus,
+    CreditAgreement,
+    CreditLine,
+    CreditPolicy,
+    LimitChangeSource,
+    Patient,
+)
 from accounts.selectors import patient_search
 from creditcare.errors import DomainError
 
@@ -34,6 +42,18 @@ AGREEMENT_ACTIONS = {
         gettext_lazy("Terminate"),
     ),
 }
+
+
+def agreement_actions(user, agreement: CreditAgreement | None) -> list[tuple[str, str]]:
+    """The transitions this user may start on this agreement now: ``[(action, label)]``."""
+    if agreement is None:
+        return []
+    return [
+        (name, label)
+        for name, (_service, permission, label) in AGREEMENT_ACTIONS.items()
+        if user.has_perm(permission)
+        and can_proceed(getattr(agreement, name), check_conditions=False)
+    ]
 
 
 def _require(request: HttpRequest, *permissions: str) -> None:
@@ -62,7 +82,9 @@ def desk_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
     elif request.method == "POST" and form.is_valid():
         try:
             agreement = services.patient_enrol(
-                institution=institution, actor=request.user, **form.cleaned_data
+                details=services.PatientDetails(**form.cleaned_data),
+                institution=institution,
+                actor=request.user,
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -77,6 +99,10 @@ def desk_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
             url = reverse("admin:accounts_patient_desk")
             return redirect(f"{url}?{urlencode({'q': agreement.patient.citizen_card})}")
     patients = list(patient_search(query=query)) if query else []
+    for patient in patients:
+        agreement = getattr(patient, "agreement", None)
+        patient.desk_actions = agreement_actions(request.user, agreement)
+        patient.can_sign = agreement is None or agreement.status == AgreementStatus.PENDING
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
@@ -87,13 +113,48 @@ def desk_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
         "form": form,
         "institution": institution,
         "policy": CreditPolicy.current(),
-        "can_see_identity": request.user.has_perm("accounts.view_identity_number"),
     }
     return render(request, "admin/accounts/desk.html", context)
 
 
+def patient_sign_view(
+    request: HttpRequest, model_admin: ModelAdmin, object_id: int
+) -> HttpResponse:
+    """Sign the agreement of a patient who has none yet or only applied (pending)."""
+    _require(request, "accounts.sign_agreement")
+    patient = get_object_or_404(Patient, pk=object_id)
+    form = ConfirmForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if request.user.institution is None:
+            messages.error(request, _("Your account has no institution; ask an administrator."))
+        else:
+            try:
+                services.agreement_sign(
+                    patient=patient, institution=request.user.institution, actor=request.user
+                )
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("%(name)s is signed up. Print the agreement for their signature.")
+                    % {"name": patient.name},
+                )
+        url = reverse("admin:accounts_patient_desk")
+        return redirect(f"{url}?{urlencode({'q': patient.citizen_card})}")
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": patient,
+        "title": _("Sign the agreement: %(name)s") % {"name": patient.name},
+        "form": form,
+        "label": _("Sign the agreement"),
+    }
+    return render(request, "admin/accounts/reason_form.html", context)
+
+
 def agreement_action_view(
-    request: HttpRequest, model_admin: ModelAdmin, object_id: str, action: str
+    request: HttpRequest, model_admin: ModelAdmin, object_id: int, action: str
 ) -> HttpResponse:
     if action not in AGREEMENT_ACTIONS:
         raise PermissionDenied
@@ -121,7 +182,7 @@ def agreement_action_view(
 
 
 def agreement_print_view(
-    request: HttpRequest, model_admin: ModelAdmin, object_id: str
+    request: HttpRequest, model_admin: ModelAdmin, object_id: int
 ) -> HttpResponse:
     _require(request, "accounts.view_creditagreement")
     agreement = get_object_or_404(
@@ -136,7 +197,7 @@ def agreement_print_view(
 
 
 def limit_change_view(
-    request: HttpRequest, model_admin: ModelAdmin, object_id: str
+    request: HttpRequest, model_admin: ModelAdmin, object_id: int
 ) -> HttpResponse:
     _require(request, "accounts.change_credit_limit")
     line = get_object_or_404(CreditLine.objects.select_related("patient"), pk=object_id)

@@ -89,19 +89,19 @@ def _patient(row: tuple, institution: Institution, clerk: User) -> Patient:
     existing = Patient.objects.filter(citizen_card=card).first()
     if existing:
         return existing
-    fields = {
-        "name": name,
-        "id_type": "resident_id",
-        "id_number": demo_resident_id(birth, sequence),
-        "citizen_card": card,
-        "phone": phone,
-    }
+    details = services.PatientDetails(
+        name=name,
+        id_type="resident_id",
+        id_number=demo_resident_id(birth, sequence),
+        citizen_card=card,
+        phone=phone,
+    )
     if status == AgreementStatus.PENDING:
-        patient = services.patient_create(actor=clerk, **fields)
+        patient = services.patient_create(details=details, actor=clerk)
         # Applied online, waiting for the signature at a window.
         services.agreement_open(patient=patient, institution=institution, channel="online")
         return patient
-    agreement = services.patient_enrol(institution=institution, actor=clerk, **fields)
+    agreement = services.patient_enrol(details=details, institution=institution, actor=clerk)
     if status in (AgreementStatus.SUSPENDED, AgreementStatus.TERMINATED):
         services.agreement_suspend(
             agreement=agreement, actor=clerk, reason="Demo: bill overdue since last month"

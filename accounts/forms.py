@@ -47,6 +47,10 @@ class EnrolForm(forms.Form):
         return card
 
 
+class ConfirmForm(forms.Form):
+    """A button, nothing to fill in."""
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=1000

@@ -425,7 +425,9 @@ def validate_score_bands(value: object) -> None:
             multiplier = Decimal(str(band[1]))
         except ArithmeticError:
             raise ValidationError(message) from None
-        if not (SCORE_MIN <= band[0] <= SCORE_MAX) or not (0 <= multiplier <= 10):
+        if not multiplier.is_finite() or not (0 <= multiplier <= 10):
+            raise ValidationError(message)
+        if not SCORE_MIN <= band[0] <= SCORE_MAX:
             raise ValidationError(message)
 
 

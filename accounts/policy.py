@@ -12,8 +12,8 @@ For each pool (outpatient, inpatient), starting from the pool's base limit:
 2. **On-time streak.** Every ``repayments_per_step`` on-time repayments since the last late
    one add ``step_ratio`` × base.
 3. **Cap.** Never above ``cap_multiplier`` × base.
-4. **Late repayments.** Each late repayment in the record takes ``late_cut_ratio`` × base
-   off, down to ``floor_ratio`` × base.
+4. **Late repayments and overdue bills.** Each late repayment in the record, and each bill
+   overdue now, takes ``late_cut_ratio`` x base off, down to ``floor_ratio`` x base.
 5. Rounded down to whole yuan.
 
 An open overdue bill also asks for the agreement to be suspended (``suspend``); the caller
@@ -118,11 +118,15 @@ def decide_limits(
         if limit > cap:
             limit = cap
             why.append(f"capped at {cap:.2f}")
-        if record.late_repayments > 0:
+        strikes = max(record.late_repayments, 0) + max(record.overdue_bills, 0)
+        if strikes:
             floor = base * params.floor_ratio
-            cut = record.late_repayments * params.late_cut_ratio * base
+            cut = strikes * params.late_cut_ratio * base
             limit = max(limit - cut, min(floor, limit))
-            why.append(f"{record.late_repayments} late repayment(s): -{cut:.2f}, floor {floor:.2f}")
+            why.append(
+                f"{record.late_repayments} late repayment(s), {record.overdue_bills} overdue "
+                f"bill(s): -{cut:.2f}, floor {floor:.2f}"
+            )
         limit = max(floor_to_yuan(limit), Decimal("0.00"))
         limits[pool] = limit
         reasons[pool] = why

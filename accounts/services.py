@@ -7,6 +7,7 @@ Lock order (shared with billing): credit lines (by primary key), then the agreem
 import datetime as dt
 import logging
 import secrets
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -33,7 +34,7 @@ from accounts.models import (
     User,
 )
 from accounts.policy import decide_limits, online_signing_allowed
-from accounts.scoring import fetch_score, get_provider
+from accounts.scoring import fetch_score
 from accounts.selectors import credit_score_latest, repayment_record
 from creditcare.errors import DomainError
 from creditcare.money import quantize
@@ -41,34 +42,37 @@ from creditcare.money import quantize
 logger = logging.getLogger(__name__)
 
 
-def patient_build(
-    *,
-    name: str,
-    id_type: str,
-    id_number: str,
-    citizen_card: str,
-    phone: str,
-    resident_of_region: bool = True,
-    birth_date: dt.date | None = None,
-    sex: str = "",
-) -> Patient:
+@dataclass(frozen=True)
+class PatientDetails:
+    """What the window asks of a new patient."""
+
+    name: str
+    id_type: str
+    id_number: str
+    citizen_card: str
+    phone: str
+    resident_of_region: bool = True
+    birth_date: dt.date | None = None
+    sex: str = ""
+
+
+def patient_build(*, details: PatientDetails) -> Patient:
     """A validated, unsaved patient (raises ``ValidationError`` per field)."""
-    patient = Patient(
-        name=name.strip(),
-        id_type=id_type,
-        id_number=id_number,
-        citizen_card=citizen_card,
-        phone=phone,
-        resident_of_region=resident_of_region,
-        birth_date=birth_date,
-        sex=sex,
-    )
+    patient = Patient(**{**asdict(details), "name": details.name.strip()})
     patient.full_clean()
     return patient
 
 
-def patient_create(*, actor: User | None = None, **fields) -> Patient:
-    patient = patient_build(**fields)
+def patient_create(*, details: PatientDetails, actor: User | None = None) -> Patient:
+    patient = patient_build(details=details)
+    patient._history_user = actor
+    patient.save()
+    return patient
+
+
+def patient_update(*, patient: Patient, actor: User | None) -> Patient:
+    """Save corrected details (validated again; the change is kept in the history)."""
+    patient.full_clean()
     patient._history_user = actor
     patient.save()
     return patient
@@ -79,24 +83,21 @@ def credit_score_refresh(*, patient: Patient) -> int | None:
 
     Called outside any transaction: a slow provider must not hold locks.
     """
-    score = fetch_score(patient)
-    provider = get_provider()
-    if score is not None and provider.name != "csv":  # csv scores are already rows
-        CreditScore.objects.create(
-            citizen_card=patient.citizen_card, score=score, source=provider.name
-        )
+    score, source = fetch_score(patient)
+    if score is not None and source != "csv":  # csv scores are already rows
+        CreditScore.objects.create(citizen_card=patient.citizen_card, score=score, source=source)
     return score
 
 
 def patient_enrol(
     *,
+    details: PatientDetails,
     institution: Institution,
     channel: str = SigningChannel.WINDOW,
     actor: User | None,
-    **patient_fields,
 ) -> CreditAgreement:
     """The sign-up desk: create the patient and sign their agreement, all or nothing."""
-    patient = patient_build(**patient_fields)
+    patient = patient_build(details=details)
     score = credit_score_refresh(patient=patient)
     try:
         with transaction.atomic():
@@ -154,6 +155,8 @@ def _agreement_sign(
     actor: User | None,
     score: int | None,
 ) -> CreditAgreement:
+    # The shared lock order: the patient's credit lines (if any yet), then the agreement.
+    list(CreditLine.objects.select_for_update().filter(patient=patient).order_by("pk"))
     policy = CreditPolicy.current().params()
     if channel == SigningChannel.ONLINE and not online_signing_allowed(
         policy, resident=patient.resident_of_region, score=score
@@ -319,19 +322,22 @@ def credit_limits_apply_policy(
     )
     source = LimitChangeSource.SCORE if decision.score_applied else LimitChangeSource.POLICY
     changes = []
-    for line in patient.credit_lines.order_by("pk"):
-        latest = line.limit_changes.order_by("-created_at", "-pk").first()
-        if latest and latest.source == LimitChangeSource.STAFF:
-            continue
-        change = credit_limit_change(
-            credit_line=line,
-            new_limit=decision.limits[line.pool],
-            reason=decision.reason_text(line.pool),
-            source=source,
-            actor=actor,
-        )
-        if change:
-            changes.append(change)
+    with transaction.atomic():
+        # Locked before the staff-override check, so an officer's change made meanwhile wins.
+        lines = CreditLine.objects.select_for_update().filter(patient=patient).order_by("pk")
+        for line in lines:
+            latest = line.limit_changes.order_by("-created_at", "-pk").first()
+            if latest and latest.source == LimitChangeSource.STAFF:
+                continue
+            change = credit_limit_change(
+                credit_line=line,
+                new_limit=decision.limits[line.pool],
+                reason=decision.reason_text(line.pool),
+                source=source,
+                actor=actor,
+            )
+            if change:
+                changes.append(change)
     return changes
 
 

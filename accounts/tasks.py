@@ -7,16 +7,41 @@ from accounts.services import credit_limits_recompute
 
 logger = logging.getLogger(__name__)
 
+CHUNK = 500
+
 
 @shared_task
 def recompute_credit_limits() -> int:
-    """Nightly: apply the credit policy to every signed patient. Safe to run twice (a limit
-    that already matches the policy is left alone and writes no history)."""
+    """Nightly: apply the credit policy to every signed patient, in chunks that workers share.
+
+    Safe to run twice: a limit that already matches the policy is left alone and writes no
+    history. Returns how many chunks were queued.
+    """
+    ids = (
+        Patient.objects.filter(
+            agreement__status__in=[AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED]
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    chunk: list[int] = []
+    chunks = 0
+    for patient_id in ids.iterator(chunk_size=CHUNK):
+        chunk.append(patient_id)
+        if len(chunk) == CHUNK:
+            recompute_credit_limits_chunk.delay(chunk)
+            chunk, chunks = [], chunks + 1
+    if chunk:
+        recompute_credit_limits_chunk.delay(chunk)
+        chunks += 1
+    logger.info("recompute_credit_limits: %d chunk(s) queued", chunks)
+    return chunks
+
+
+@shared_task
+def recompute_credit_limits_chunk(patient_ids: list[int]) -> int:
     changed = 0
-    patients = Patient.objects.filter(
-        agreement__status__in=[AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED]
-    ).order_by("pk")
-    for patient in patients.iterator(chunk_size=500):
+    for patient in Patient.objects.filter(pk__in=patient_ids).order_by("pk"):
         changed += len(credit_limits_recompute(patient=patient))
-    logger.info("recompute_credit_limits: %d limit(s) changed", changed)
+    logger.info("recompute_credit_limits_chunk: %d limit(s) changed", changed)
     return changed

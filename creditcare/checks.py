@@ -1,5 +1,6 @@
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 
 @register(deploy=True)
@@ -13,3 +14,14 @@ def secret_key_from_environment(app_configs, **kwargs):
             id="creditcare.W001",
         )
     ]
+
+
+@register()
+def credit_score_provider_configured(app_configs, **kwargs):
+    from accounts.scoring import get_provider
+
+    try:
+        get_provider()
+    except ImproperlyConfigured as error:
+        return [Error(str(error), id="creditcare.E001")]
+    return []

@@ -179,6 +179,8 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 PHONENUMBER_DEFAULT_REGION = "CN"
+# History is a record; corrections go through the patient form, never a "revert".
+SIMPLE_HISTORY_REVERT_DISABLED = True
 PHONENUMBER_DB_FORMAT = "E164"
 
 STATIC_URL = "static/"

@@ -34,10 +34,16 @@ def get_provider() -> ScoreProvider:
         ) from None
 
 
-def fetch_score(patient) -> int | None:
-    provider = get_provider()
+def fetch_score(patient) -> tuple[int | None, str]:
+    """``(score, provider name)``; ``(None, name)`` when there is none or the provider failed."""
     try:
-        return provider.fetch(patient)
+        provider = get_provider()
+    except ImproperlyConfigured as error:
+        # A configuration mistake must not close the windows: sign with base limits, loudly.
+        logger.error("credit score provider misconfigured, base limits apply: %s", error)
+        return None, settings.CREDIT_SCORE_PROVIDER
+    try:
+        return provider.fetch(patient), provider.name
     except ScoreProviderError as error:
         logger.warning(
             "credit score provider %s failed for card %s, base limits apply: %s",
@@ -45,7 +51,7 @@ def fetch_score(patient) -> int | None:
             patient.citizen_card,
             error,
         )
-        return None
+        return None, provider.name
 
 
 __all__ = ["ScoreProvider", "ScoreProviderError", "fetch_score", "get_provider"]

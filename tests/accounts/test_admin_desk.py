@@ -20,6 +20,12 @@ FORM = {
 }
 
 
+def desk_card(page: str, citizen_card: str) -> str:
+    """The HTML of one person's card in the desk's results."""
+    start = page.index(f'data-citizen-card="{citizen_card}"')
+    return page[start : page.index("</div>\n      \n", start)]
+
+
 def test_desk_signs_up_a_new_patient_in_one_form(clerk_client, window_clerk, hospital):
     response = clerk_client.post(DESK, FORM, follow=True)
 
@@ -31,10 +37,9 @@ def test_desk_signs_up_a_new_patient_in_one_form(clerk_client, window_clerk, hos
     assert patient.agreement.signed_by == window_clerk
     assert patient.agreement.institution == hospital
     # The clerk lands on the person, with their agreement and credit at a glance.
-    page = response.content.decode()
-    assert "A12345678" in page
-    assert "300.00" in page and "5000.00" in page
-    assert reverse("admin:accounts_creditagreement_print", args=[patient.agreement.pk]) in page
+    card = desk_card(response.content.decode(), "A12345678")
+    assert "300.00" in card and "5000.00" in card
+    assert reverse("admin:accounts_creditagreement_print", args=[patient.agreement.pk]) in card
 
 
 @pytest.mark.parametrize(
@@ -141,3 +146,101 @@ def test_printable_agreement_is_chinese_by_default(window_clerk, signed_patient)
     url = reverse("admin:accounts_creditagreement_print", args=[signed_patient.pk])
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "先诊疗后付费" in page
+
+
+def test_desk_masks_identity_numbers_even_for_window_staff(clerk_client, signed_patient):
+    patient = signed_patient.patient
+    page = clerk_client.get(DESK, {"q": patient.citizen_card}).content.decode()
+    assert patient.masked_id_number in page
+    assert patient.id_number not in page
+
+
+def test_desk_offers_the_transitions_the_state_allows(clerk_client, signed_patient, window_clerk):
+    from accounts import services
+
+    def card():
+        page = clerk_client.get(DESK, {"q": signed_patient.patient.citizen_card}).content.decode()
+        return desk_card(page, signed_patient.patient.citizen_card)
+
+    def url(action):
+        return reverse("admin:accounts_creditagreement_action", args=[signed_patient.pk, action])
+
+    assert url("suspend") in card() and url("terminate") in card()
+    assert url("reactivate") not in card()
+    services.agreement_suspend(agreement=signed_patient, actor=window_clerk, reason="x")
+    assert url("reactivate") in card() and url("suspend") not in card()
+
+
+def test_a_pending_applicant_is_signed_at_the_desk(clerk_client, hospital, window_clerk):
+    from accounts import services
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory()
+    services.agreement_open(patient=patient, institution=hospital, channel="online")
+    page = clerk_client.get(DESK, {"q": patient.citizen_card}).content.decode()
+    sign_url = reverse("admin:accounts_patient_sign", args=[patient.pk])
+    assert sign_url in desk_card(page, patient.citizen_card)
+
+    clerk_client.post(sign_url)
+
+    patient.agreement.refresh_from_db()
+    assert patient.agreement.status == AgreementStatus.ACTIVE
+    assert patient.agreement.signed_by == window_clerk
+    assert patient.credit_lines.count() == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/accounts/creditagreement/abc/print/",
+        "/admin/accounts/creditagreement/abc/transition/suspend/",
+        "/admin/accounts/creditline/abc/change-limit/",
+        "/admin/accounts/patient/abc/history/",
+        "/admin/accounts/patient/abc/sign/",
+        "/admin/accounts/creditagreement/999999/print/",
+    ],
+)
+def test_bad_ids_in_admin_urls_are_not_errors(admin_client, url):
+    # Our pages answer 404; other shapes fall to the admin's "no such object" redirect.
+    response = admin_client.get(url, follow=True)
+    assert response.status_code in (200, 404)
+    assert response.redirect_chain or response.status_code == 404
+
+
+def test_patient_history_is_only_for_staff_who_see_identity(
+    clerk_client, collector, signed_patient
+):
+    patient = signed_patient.patient
+    url = reverse("admin:accounts_patient_history", args=[patient.pk])
+    assert clerk_client.get(url).status_code == 200
+    assert logged_in(collector).get(url).status_code == 403
+
+
+def test_correcting_a_patient_goes_through_validation_and_history(clerk_client, signed_patient):
+    patient = signed_patient.patient
+    url = reverse("admin:accounts_patient_change", args=[patient.pk])
+    data = {
+        "name": patient.name,
+        "id_type": patient.id_type,
+        "id_number": patient.id_number,
+        "citizen_card": patient.citizen_card,
+        "phone": "13912345678",
+        "resident_of_region": "on",
+        "credit_lines-TOTAL_FORMS": "0",
+        "credit_lines-INITIAL_FORMS": "0",
+    }
+    assert clerk_client.post(url, data).status_code == 302
+    patient.refresh_from_db()
+    assert str(patient.phone) == "+8613912345678"
+    assert patient.history.first().history_user.username == "clerk"
+
+
+def test_patient_pages_are_chinese_by_default(window_clerk, signed_patient, settings):
+    from creditcare import settings as production
+
+    settings.LANGUAGE_CODE = production.LANGUAGE_CODE
+    client = logged_in(window_clerk)
+    url = reverse("admin:accounts_creditagreement_print", args=[signed_patient.pk])
+    page = client.get(url).content.decode()  # no Accept-Language: the default
+    assert "先诊疗后付费" in page
+    assert "Credit agreement" not in page

@@ -13,6 +13,7 @@ from accounts.models import (
     Patient,
     SigningChannel,
 )
+from accounts.services import PatientDetails
 from creditcare.errors import DomainError
 from tests.factories import PatientFactory, resident_id
 
@@ -28,7 +29,9 @@ NEW_PATIENT = {
 
 
 def test_enrolment_creates_patient_signed_agreement_and_base_credit(hospital, window_clerk):
-    agreement = services.patient_enrol(institution=hospital, actor=window_clerk, **NEW_PATIENT)
+    agreement = services.patient_enrol(
+        details=PatientDetails(**NEW_PATIENT), institution=hospital, actor=window_clerk
+    )
 
     patient = Patient.objects.get(citizen_card="A12345678")
     assert str(patient.phone) == "+8613812345678"
@@ -53,12 +56,16 @@ def test_enrolment_creates_patient_signed_agreement_and_base_credit(hospital, wi
 
 
 def test_duplicate_citizen_card_is_refused_and_changes_nothing(hospital, window_clerk):
-    services.patient_enrol(institution=hospital, actor=window_clerk, **NEW_PATIENT)
+    services.patient_enrol(
+        details=PatientDetails(**NEW_PATIENT), institution=hospital, actor=window_clerk
+    )
     with pytest.raises(ValidationError) as error:
         services.patient_enrol(
             institution=hospital,
             actor=window_clerk,
-            **{**NEW_PATIENT, "id_number": resident_id(77), "phone": "13900000000"},
+            details=PatientDetails(
+                **{**NEW_PATIENT, "id_number": resident_id(77), "phone": "13900000000"}
+            ),
         )
     assert "citizen_card" in error.value.message_dict
     assert Patient.objects.count() == 1
@@ -66,10 +73,14 @@ def test_duplicate_citizen_card_is_refused_and_changes_nothing(hospital, window_
 
 
 def test_same_identity_document_twice_is_refused(hospital, window_clerk):
-    services.patient_enrol(institution=hospital, actor=window_clerk, **NEW_PATIENT)
+    services.patient_enrol(
+        details=PatientDetails(**NEW_PATIENT), institution=hospital, actor=window_clerk
+    )
     with pytest.raises(ValidationError):
         services.patient_enrol(
-            institution=hospital, actor=window_clerk, **{**NEW_PATIENT, "citizen_card": "B1"}
+            details=PatientDetails(**{**NEW_PATIENT, "citizen_card": "B1"}),
+            institution=hospital,
+            actor=window_clerk,
         )
     assert Patient.objects.count() == 1
 
@@ -86,7 +97,9 @@ def test_same_identity_document_twice_is_refused(hospital, window_clerk):
 def test_bad_patient_details_are_refused_per_field(hospital, window_clerk, field, value):
     with pytest.raises(ValidationError) as error:
         services.patient_enrol(
-            institution=hospital, actor=window_clerk, **{**NEW_PATIENT, field: value}
+            details=PatientDetails(**{**NEW_PATIENT, field: value}),
+            institution=hospital,
+            actor=window_clerk,
         )
     assert field in error.value.message_dict
     assert not Patient.objects.exists()

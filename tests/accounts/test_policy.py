@@ -51,8 +51,9 @@ PARAMS = PolicyParams(
         (RepaymentRecord(late_repayments=1), None, "225.00", "3750.00", False),
         (RepaymentRecord(late_repayments=5), None, "150.00", "2500.00", False),
         (RepaymentRecord(on_time_streak=6, late_repayments=1), 800, "435.00", "7250.00", False),
-        # An open overdue bill asks for suspension.
-        (RepaymentRecord(overdue_bills=1, late_repayments=1), None, "225.00", "3750.00", True),
+        # An overdue bill lowers the limit and asks for suspension.
+        (RepaymentRecord(overdue_bills=1), None, "225.00", "3750.00", True),
+        (RepaymentRecord(overdue_bills=1, late_repayments=1), None, "150.00", "2500.00", True),
     ],
 )
 def test_policy_table(record, score, outpatient, inpatient, suspend):

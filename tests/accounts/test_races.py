@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import AgreementEvent, AgreementStatus, CreditAgreement, Patient
+from accounts.services import PatientDetails
 from creditcare.errors import DomainError
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory, resident_id
 from tests.threads import postgres_only, run_together
@@ -22,9 +23,9 @@ def test_two_windows_sign_up_the_same_card_at_once():
             lambda clerk=clerk, n=n: services.patient_enrol(
                 institution=hospital,
                 actor=clerk,
-                id_number=resident_id(500 + n),
-                phone=f"1380000100{n}",
-                **fields,
+                details=PatientDetails(
+                    id_number=resident_id(500 + n), phone=f"1380000100{n}", **fields
+                ),
             )
             for n, clerk in enumerate(clerks)
         ]

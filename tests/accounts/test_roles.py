@@ -107,3 +107,32 @@ def test_every_role_has_all_its_permissions_after_migrating():
             for p in Group.objects.get(name=role).permissions.select_related("content_type")
         }
         assert granted == set(names), role
+
+
+def test_score_bands_that_are_not_numbers_are_refused(credit_officer):
+    from accounts.models import CreditPolicy
+
+    policy = CreditPolicy.current()
+    url = reverse("admin:accounts_creditpolicy_change", args=[policy.pk])
+    data = {
+        "outpatient_base": "300.00",
+        "inpatient_base": "5000.00",
+        "cap_multiplier": "2.00",
+        "step_ratio": "0.10",
+        "repayments_per_step": "3",
+        "late_cut_ratio": "0.25",
+        "floor_ratio": "0.50",
+        "score_floor": "550",
+        "score_bands": '[[650, "NaN"]]',
+    }
+    response = logged_in(credit_officer).post(url, data)
+    assert response.status_code == 200  # the form again, with the error
+    assert "Score bands" in response.content.decode()
+    policy.refresh_from_db()
+    assert policy.score_bands != [[650, "NaN"]]
+    data["score_bands"] = '[[700, "1.30"]]'
+    assert logged_in(credit_officer).post(url, data).status_code == 302
+    policy.refresh_from_db()
+    assert policy.score_bands == [[700, "1.30"]]
+    latest = policy.history.first()
+    assert (latest.score_bands, latest.history_user) == ([[700, "1.30"]], credit_officer)

@@ -3,9 +3,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 
 from accounts import services
-from accounts.models import CreditScore
+from accounts.models import CreditLimitChange, CreditScore
 from accounts.scoring import fetch_score
 from tests.factories import PatientFactory
 from tests.fake_http import Answer, FakeServer
@@ -29,7 +30,7 @@ def outpatient_limit(agreement) -> Decimal:
 
 def test_no_provider_means_base_limits(hospital, window_clerk):
     patient = PatientFactory()
-    assert fetch_score(patient) is None
+    assert fetch_score(patient) == (None, "none")
     agreement = services.agreement_sign(patient=patient, institution=hospital, actor=window_clerk)
     assert outpatient_limit(agreement) == Decimal("300.00")
 
@@ -124,6 +125,22 @@ def test_nightly_recompute_uses_the_latest_score(signed_patient):
     CreditScore.objects.create(
         citizen_card=signed_patient.patient.citizen_card, score=860, source="csv"
     )
-    assert recompute_credit_limits() == 2
+    assert recompute_credit_limits() == 1  # one chunk, run inline in tests
     assert outpatient_limit(signed_patient) == Decimal("600.00")
-    assert recompute_credit_limits() == 0  # running twice changes nothing more
+    changes = CreditLimitChange.objects.count()
+    recompute_credit_limits()
+    assert CreditLimitChange.objects.count() == changes  # running twice changes nothing more
+
+
+def test_misconfigured_provider_never_blocks_signing(settings, hospital, window_clerk, caplog):
+    from django.core.management import call_command
+
+    settings.CREDIT_SCORE_PROVIDER = "http"
+    settings.CREDIT_SCORE_HTTP_URL = ""
+    agreement = services.agreement_sign(
+        patient=PatientFactory(), institution=hospital, actor=window_clerk
+    )
+    assert outpatient_limit(agreement) == Decimal("300.00")
+    assert "misconfigured" in caplog.text
+    with pytest.raises(SystemCheckError):
+        call_command("check")
