@@ -3,12 +3,13 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet
 
 from accounts.models import CreditLine, Institution, Patient
 from billing.models import Bill, Charge, CreditEntry, Visit
 from billing.services import agreement_refusal, patient_for_card
 from creditcare.errors import DomainError
+from creditcare.money import money_sum
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,7 @@ def bill_list(
 
 def credit_used_from_entries(*, line: CreditLine) -> Decimal:
     """What ``line.used`` must be, recomputed from the credit entries."""
-    return CreditEntry.objects.filter(credit_line=line).aggregate(s=Sum("amount"))["s"] or Decimal(
-        "0.00"
-    )
+    return money_sum(CreditEntry.objects.filter(credit_line=line), "amount")
 
 
 def patient_visits(*, patient: Patient) -> QuerySet[Visit]:

@@ -146,7 +146,8 @@ def test_credit_books_hold_under_random_sequences():
     run_state_machine_as_test(
         CreditBooks,
         settings=settings(
-            max_examples=30,
+            max_examples=40,
+            derandomize=True,  # the same sequences on every CI run
             stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
