@@ -1,7 +1,9 @@
 """Reads of accounts data used by services, views and the admin."""
 
 import hmac
+import time
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import CreditScore, InstitutionApiKey, Patient
@@ -40,18 +42,32 @@ def repayment_record(*, patient: Patient) -> RepaymentRecord:
     return RepaymentRecord()
 
 
+# prefix -> (expires at, key). Spares each API request a query; a revoked key stops working
+# in this process at once and in the others within API_KEY_CACHE_SECONDS.
+_api_key_cache: dict[str, tuple[float, InstitutionApiKey]] = {}
+
+
 def api_key_authenticate(*, key: str) -> InstitutionApiKey | None:
     """The live key matching ``key``, or ``None``. Compared in constant time."""
     prefix, _, secret = key.partition(".")
     if not prefix or not secret or len(key) > 100:
         return None
-    api_key = (
-        InstitutionApiKey.objects.select_related("institution")
-        .filter(prefix=prefix, revoked_at=None, institution__is_active=True)
-        .first()
-    )
-    if api_key is None or not hmac.compare_digest(
-        api_key.key_hash, InstitutionApiKey.hash_key(key)
-    ):
+    cached = _api_key_cache.get(prefix)
+    if cached and cached[0] > time.monotonic():
+        api_key = cached[1]
+    else:
+        api_key = (
+            InstitutionApiKey.objects.select_related("institution")
+            .filter(prefix=prefix, revoked_at=None, institution__is_active=True)
+            .first()
+        )
+        if api_key is None:
+            return None
+        _api_key_cache[prefix] = (time.monotonic() + settings.API_KEY_CACHE_SECONDS, api_key)
+    if not hmac.compare_digest(api_key.key_hash, InstitutionApiKey.hash_key(key)):
         return None
     return api_key
+
+
+def api_key_forget(*, prefix: str) -> None:
+    _api_key_cache.pop(prefix, None)

@@ -35,7 +35,7 @@ from accounts.models import (
 )
 from accounts.policy import decide_limits, online_signing_allowed
 from accounts.scoring import fetch_score
-from accounts.selectors import credit_score_latest, repayment_record
+from accounts.selectors import api_key_forget, credit_score_latest, repayment_record
 from creditcare.errors import DomainError
 from creditcare.money import quantize
 
@@ -371,5 +371,6 @@ def api_key_revoke(*, api_key: InstitutionApiKey) -> InstitutionApiKey:
     InstitutionApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(
         revoked_at=timezone.now()
     )
+    api_key_forget(prefix=api_key.prefix)
     api_key.refresh_from_db()
     return api_key

@@ -148,15 +148,15 @@ def credit_limit_exceeded(*, available: Decimal, requested: Decimal) -> DomainEr
 
 def _lock_visit(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit]:
     """Lock the visit's credit line, then the visit (the shared lock order)."""
-    line_id = (
-        Visit.objects.filter(pk=visit_id, institution=institution)
-        .values_list("credit_line_id", flat=True)
+    line = (
+        CreditLine.objects.select_for_update(of=("self",))
+        .filter(visits__pk=visit_id, visits__institution=institution)
         .first()
     )
-    if line_id is None:
+    if line is None:
         raise DomainError("visit_not_found", _("No such visit at your institution."))
-    line = CreditLine.objects.select_for_update().get(pk=line_id)
     visit = Visit.objects.select_for_update().get(pk=visit_id)
+    visit.credit_line = line
     return line, visit
 
 
@@ -228,14 +228,24 @@ def _same_visit(visit: Visit, patient: Patient, kind: str) -> Visit:
     return visit
 
 
+@dataclass
+class ChargePosting:
+    """What a charges request left: the visit (with its locked credit line) and, in request
+    order, each charge (new, or the one posted before with the same his_line_id)."""
+
+    visit: Visit
+    charges: list[Charge]
+    created: int
+
+
 def charges_post(
     *,
     visit_id: int,
     institution: Institution,
     api_key: InstitutionApiKey | None,
     lines: list[ChargeLine],
-) -> tuple[Visit, int]:
-    """Add charges to an open visit, all or nothing. Returns ``(visit, how many were new)``.
+) -> ChargePosting:
+    """Add charges to an open visit, all or nothing.
 
     Lines already posted with the same content are skipped (a retry); the same
     ``his_line_id`` with other content is refused. The new lines' self-pay estimates are
@@ -251,7 +261,10 @@ def charges_post(
         )
     with transaction.atomic():
         line, visit = _lock_visit(visit_id=visit_id, institution=institution)
-        existing = {c.his_line_id: c for c in visit.charges.filter(his_line_id__in=ids)}
+        existing = {
+            c.his_line_id: c
+            for c in visit.charges.filter(his_line_id__in=ids).select_related("void")
+        }
         new = []
         for charge_line in lines:
             posted = existing.get(charge_line.his_line_id)
@@ -263,9 +276,7 @@ def charges_post(
                     _("This his_line_id was already posted with different content."),
                     {"his_line_id": charge_line.his_line_id},
                 )
-        if not new:
-            return visit, 0
-        if visit.status != VisitStatus.OPEN:
+        if new and visit.status != VisitStatus.OPEN:
             raise _visit_closed_error(visit)
         requested = sum((c.self_pay_estimate for c in new), ZERO)
         if requested > line.available:
@@ -273,6 +284,8 @@ def charges_post(
         actor = actor_of(api_key)
         for charge_line in new:
             charge = Charge.objects.create(visit=visit, posted_by=api_key, **vars(charge_line))
+            Charge.void.related.set_cached_value(charge, None)  # new: no void (no query to show)
+            existing[charge.his_line_id] = charge
             credit_move(
                 line=line,
                 kind=CreditEntryKind.HOLD,
@@ -281,10 +294,11 @@ def charges_post(
                 visit=visit,
                 charge=charge,
             )
-        visit.total += sum((c.amount for c in new), ZERO)
-        visit.held += requested
-        visit.save(update_fields=["total", "held"])
-    return visit, len(new)
+        if new:
+            visit.total += sum((c.amount for c in new), ZERO)
+            visit.held += requested
+            visit.save(update_fields=["total", "held"])
+    return ChargePosting(visit=visit, charges=[existing[i] for i in ids], created=len(new))
 
 
 def charge_void(
@@ -294,7 +308,7 @@ def charge_void(
     api_key: InstitutionApiKey | None,
     his_line_id: str,
     reason: str,
-) -> Visit:
+) -> tuple[Visit, Charge]:
     """Take a charge back and release its hold. Voiding a voided charge changes nothing."""
     with transaction.atomic():
         line, visit = _lock_visit(visit_id=visit_id, institution=institution)
@@ -310,7 +324,7 @@ def charge_void(
                 {"his_line_id": his_line_id},
             )
         if hasattr(charge, "void"):
-            return visit
+            return visit, charge
         if visit.status != VisitStatus.OPEN:
             raise _visit_closed_error(visit)
         ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
@@ -325,7 +339,7 @@ def charge_void(
         visit.total -= charge.amount
         visit.held -= charge.self_pay_estimate
         visit.save(update_fields=["total", "held"])
-    return visit
+    return visit, charge
 
 
 def visit_close(

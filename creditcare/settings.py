@@ -230,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+# How long a worker trusts an API key it looked up (a revocation reaches it within this).
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 # Idempotency keys are kept this long (at least 24 hours, as integrators are promised).
 IDEMPOTENCY_KEY_TTL_HOURS = max(env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48), 24)
 # A request in flight this long is taken as dead (its worker crashed) and may be retried.

@@ -112,3 +112,11 @@ def outsider_his(db):
 @pytest.fixture
 def card(signed_patient) -> str:
     return signed_patient.patient.citizen_card
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_api_keys():
+    """Each test starts with an empty API key cache (keys live in rolled-back rows)."""
+    from accounts.selectors import _api_key_cache
+
+    _api_key_cache.clear()

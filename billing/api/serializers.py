@@ -206,6 +206,33 @@ class BillOutput(serializers.ModelSerializer):
         ]
 
 
+class VisitSummaryOutput(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=VisitStatus.choices)
+    available = money(
+        source="credit_line.available",
+        min_value=None,
+        help_text="Credit still available in the visit's pool.",
+    )
+
+    class Meta:
+        model = Visit
+        fields = ["id", "his_visit_id", "kind", "status", "total", "held", "available"]
+        extra_kwargs = {
+            "total": {"help_text": "Sum of the live charges."},
+            "held": {
+                "help_text": "Self-pay estimates held against the credit line (0 once closed)."
+            },
+        }
+
+
+class ChargesOutput(serializers.Serializer):
+    """The answer to posting or voiding charges: the visit's running totals and the charges
+    of the request (the whole visit is at GET /visits/{id}/)."""
+
+    visit = VisitSummaryOutput()
+    charges = ChargeOutput(many=True)
+
+
 class VisitOutput(serializers.ModelSerializer):
     institution = serializers.CharField(source="institution.code")
     citizen_card = serializers.CharField(source="patient.citizen_card")

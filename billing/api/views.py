@@ -20,6 +20,7 @@ from billing.api.serializers import (
     BillPageOutput,
     BillQuery,
     ChargeInput,
+    ChargesOutput,
     CitizenCardQuery,
     CloseInput,
     EligibilityOutput,
@@ -205,12 +206,13 @@ class ChargesView(HisApiView):
         summary="Post one charge or a list (all or nothing)",
         description="Each charge's self_pay_estimate (the whole amount if absent) is held "
         "against the visit's pool. A his_line_id already posted with the same content is "
-        "skipped (a retry); with other content, 409. Answers with the visit.",
+        "skipped (a retry); with other content, 409. Answers with the visit's running totals "
+        "and the charges of the request.",
         request=ChargeInput,  # or a list of them: see the description
         parameters=[IDEMPOTENCY_KEY],
         responses={
-            201: OpenApiResponse(VisitOutput, description="Posted."),
-            200: OpenApiResponse(VisitOutput, description="Nothing new (all already posted)."),
+            201: OpenApiResponse(ChargesOutput, description="Posted."),
+            200: OpenApiResponse(ChargesOutput, description="Nothing new (all posted before)."),
             **CREDIT_ERROR,
             **POST_ERRORS,
         },
@@ -230,13 +232,16 @@ class ChargesView(HisApiView):
             lines = [self.validated(ChargeInput, request.data).to_line()]
         else:
             raise ValidationError({"non_field_errors": [_("Send a charge or a list of them.")]})
-        visit, created = services.charges_post(
+        posting = services.charges_post(
             visit_id=visit_id,
             institution=request.user.institution,
             api_key=request.auth,
             lines=lines,
         )
-        return self.visit_response(visit.pk, status.HTTP_201_CREATED if created else 200)
+        return Response(
+            ChargesOutput({"visit": posting.visit, "charges": posting.charges}).data,
+            status=status.HTTP_201_CREATED if posting.created else status.HTTP_200_OK,
+        )
 
 
 class ChargeVoidView(HisApiView):
@@ -246,19 +251,19 @@ class ChargeVoidView(HisApiView):
         description="Voiding a voided charge changes nothing and answers the same.",
         request=VoidInput,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: VisitOutput, **POST_ERRORS},
+        responses={200: ChargesOutput, **POST_ERRORS},
     )
     @idempotent
     def post(self, request, visit_id: int, his_line_id: str):
         data = self.validated(VoidInput, request.data).validated_data
-        visit = services.charge_void(
+        visit, charge = services.charge_void(
             visit_id=visit_id,
             institution=request.user.institution,
             api_key=request.auth,
             his_line_id=his_line_id,
             reason=data["reason"],
         )
-        return self.visit_response(visit.pk)
+        return Response(ChargesOutput({"visit": visit, "charges": [charge]}).data)
 
 
 class VisitCloseView(HisApiView):

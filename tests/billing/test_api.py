@@ -280,7 +280,9 @@ def test_charge_is_held_against_the_pool(his, card):
     visit = his.open_visit(card)
     response = his.charge(visit["id"], "L1", "45.60")
     assert response.status_code == 201
-    assert (response.json()["held"], response.json()["available"]) == ("45.60", "254.40")
+    totals = response.json()["visit"]
+    assert (totals["held"], totals["available"]) == ("45.60", "254.40")
+    assert [c["his_line_id"] for c in response.json()["charges"]] == ["L1"]
     line = outpatient(card)
     assert line.used == Decimal("45.60")
     entry = CreditEntry.objects.get()
