@@ -170,14 +170,8 @@ def _agreement_sign(
             % {"floor": policy.score_floor},
             {"score_floor": policy.score_floor, "score": score},
         )
-    agreement, _created = CreditAgreement.objects.select_for_update().get_or_create(
-        patient=patient,
-        defaults={
-            "institution": institution,
-            "channel": channel,
-            "terms_version": settings.AGREEMENT_TERMS_VERSION,
-        },
-    )
+    agreement_open(patient=patient, institution=institution, channel=channel)
+    agreement = CreditAgreement.objects.select_for_update().get(patient=patient)
     if agreement.status != AgreementStatus.PENDING:
         raise DomainError(
             "agreement_already_signed",
