@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import CreditLine
@@ -587,3 +588,24 @@ def test_bills_read_and_filtered(his, card, hospital, window_clerk):
     response = his.get("bills/", {"status": "lost"})
     assert (response.status_code, response.json()["code"]) == (400, "invalid_input")
     assert his.get("bills/999999/").json()["code"] == "bill_not_found"
+
+
+def test_the_database_refuses_to_rewrite_records(his, card):
+    from django.db import DatabaseError, transaction
+
+    from accounts.models import AgreementEvent, CreditLimitChange
+
+    visit = his.open_visit(card)
+    his.charge(visit["id"], "L1", "10.00")
+    for records in (
+        CreditEntry.objects.all(),
+        Charge.objects.all(),
+        AgreementEvent.objects.all(),
+        CreditLimitChange.objects.all(),
+    ):
+        assert records.exists()
+        with pytest.raises(DatabaseError), transaction.atomic():
+            records.update(created_at=timezone.now())
+        with pytest.raises(DatabaseError), transaction.atomic():
+            records.delete()
+    assert CreditEntry.objects.get().amount == Decimal("10.00")
