@@ -50,7 +50,7 @@ _api_key_cache: dict[str, tuple[float, InstitutionApiKey]] = {}
 def api_key_authenticate(*, key: str) -> InstitutionApiKey | None:
     """The live key matching ``key``, or ``None``. Compared in constant time."""
     prefix, _, secret = key.partition(".")
-    if not prefix or not secret or len(key) > 100:
+    if not prefix or not secret or len(key) > 100 or "\x00" in key:
         return None
     cached = _api_key_cache.get(prefix)
     if cached and cached[0] > time.monotonic():

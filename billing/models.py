@@ -24,6 +24,9 @@ from django_fsm import FSMField, transition
 
 from accounts.models import MONEY, AppendOnlyModel, CreditLine, CreditPool, Institution, Patient
 
+# The largest visit total the scheme takes (settlement amounts are bounded by it too).
+MAX_VISIT_TOTAL = Decimal("100000000.00")
+
 
 class VisitStatus(models.TextChoices):
     OPEN = "open", _("Open")  # charges accumulate; their estimates are held

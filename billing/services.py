@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import AgreementStatus, CreditLine, Institution, InstitutionApiKey, Patient
 from billing.models import (
+    MAX_VISIT_TOTAL,
     Bill,
     BillStatus,
     Charge,
@@ -279,8 +280,16 @@ def charges_post(
         if new and visit.status != VisitStatus.OPEN:
             raise _visit_closed_error(visit)
         requested = sum((c.self_pay_estimate for c in new), ZERO)
-        if requested > line.available:
+        if requested > 0 and requested > line.available:
             raise credit_limit_exceeded(available=line.available, requested=requested)
+        new_total = visit.total + sum((c.amount for c in new), ZERO)
+        if new_total > MAX_VISIT_TOTAL:
+            raise DomainError(
+                "visit_total_too_large",
+                _("The visit's total would exceed %(max)s; split it into several visits.")
+                % {"max": MAX_VISIT_TOTAL},
+                {"total": str(visit.total), "max": str(MAX_VISIT_TOTAL)},
+            )
         actor = actor_of(api_key)
         for charge_line in new:
             charge = Charge.objects.create(visit=visit, posted_by=api_key, **vars(charge_line))
@@ -295,7 +304,7 @@ def charges_post(
                 charge=charge,
             )
         if new:
-            visit.total += sum((c.amount for c in new), ZERO)
+            visit.total = new_total
             visit.held += requested
             visit.save(update_fields=["total", "held"])
     return ChargePosting(visit=visit, charges=[existing[i] for i in ids], created=len(new))
@@ -390,10 +399,12 @@ def visit_close(
                 _("closed_at must be between the visit's start and now."),
                 {"started_at": visit.started_at.isoformat()},
             )
-        available_after_release = line.available + visit.held
-        if settlement.self_pay > available_after_release:
+        # The hold always covers the bill up to its size, even if the limit was lowered since;
+        # only a bill larger than the hold needs the credit still available for the rest.
+        beyond_hold = settlement.self_pay - visit.held
+        if beyond_hold > 0 and beyond_hold > line.available:
             raise credit_limit_exceeded(
-                available=available_after_release, requested=settlement.self_pay
+                available=line.available + visit.held, requested=settlement.self_pay
             )
         bill = Bill.objects.create(
             visit=visit,

@@ -10,7 +10,7 @@ import logging
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 
 from creditcare.errors import DomainError
@@ -34,7 +34,6 @@ DOMAIN_STATUS = {
 # The error codes of the API, for the docs: code -> (status, when).
 ERROR_CODES = {
     "unauthenticated": (401, "No or malformed Authorization header, or an unknown/revoked key."),
-    "permission_denied": (403, "The key may not do this."),
     "not_found": (404, "No such URL, or an object of another institution."),
     "visit_not_found": (404, "No such visit at your institution."),
     "bill_not_found": (404, "No such bill at your institution."),
@@ -49,9 +48,10 @@ ERROR_CODES = {
     "payload_too_large": (413, "The body is larger than the limit (1 MiB by default)."),
     "credit_limit_exceeded": (
         402,
-        "Not enough available credit; details give `available` and `requested`. "
-        "Collect payment at the window.",
+        "Not enough available credit; `available` and `requested` are in the body (and in "
+        "details). Collect payment at the window.",
     ),
+    "visit_total_too_large": (422, "The visit's total would exceed 100,000,000.00."),
     "unknown_card": (422, "No patient has this citizen card."),
     "no_agreement": (422, "The patient never signed the agreement."),
     "agreement_pending": (422, "The agreement is recorded but not signed yet."),
@@ -68,7 +68,6 @@ ERROR_CODES = {
     "invalid_closed_at": (422, "Close: closed_at before the visit started or in the future."),
     "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
     "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still running."),
-    "throttled": (429, "Too many requests; retry after the Retry-After header."),
     "server_error": (500, "A fault of ours; it is logged. Retrying with the same key is safe."),
 }
 
@@ -96,9 +95,11 @@ def _drf_code(exc: exceptions.APIException) -> str:
 def error_response(exc: Exception) -> Response | None:
     """The API's answer to an exception, or ``None`` if it is a fault of ours."""
     if isinstance(exc, DomainError):
+        body = error_body(exc.code, exc.message, exc.details)
+        if exc.code == "credit_limit_exceeded":
+            body.update(exc.details)  # {code, available, requested} at the top, as promised
         return Response(
-            error_body(exc.code, exc.message, exc.details),
-            status=DOMAIN_STATUS.get(exc.code, status.HTTP_422_UNPROCESSABLE_ENTITY),
+            body, status=DOMAIN_STATUS.get(exc.code, status.HTTP_422_UNPROCESSABLE_ENTITY)
         )
     if isinstance(exc, RequestDataTooBig):
         return Response(
@@ -139,3 +140,13 @@ def api_not_found(request, exception=None):
     return JsonResponse(
         error_body("not_found", _("No such URL in the API.")), status=status.HTTP_404_NOT_FOUND
     )
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's parser, but absurdly nested JSON is a 400, not a RecursionError."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(_("The JSON is nested too deeply.")) from None

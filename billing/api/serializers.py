@@ -7,28 +7,44 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import AgreementStatus, CreditPool
-from billing.models import Bill, BillStatus, Charge, Visit, VisitStatus
+from billing.models import MAX_VISIT_TOTAL, Bill, BillStatus, Charge, Visit, VisitStatus
 from billing.services import ChargeLine, Settlement
 
-MAX_SETTLEMENT = Decimal("100000000.00")
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def money(*, min_value: Decimal = Decimal("0.00"), max_value: Decimal = MAX_SETTLEMENT, **kw):
+def money(*, min_value: Decimal = Decimal("0.00"), max_value: Decimal = MAX_VISIT_TOTAL, **kw):
     return serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=min_value, max_value=max_value, **kw
     )
 
 
-def not_in_future(value: dt.datetime) -> dt.datetime:
-    if value > timezone.now() + dt.timedelta(minutes=5):
-        raise serializers.ValidationError(_("This time is in the future."))
-    return value
+class TimeField(serializers.DateTimeField):
+    """ISO 8601; a time without a zone is taken as Asia/Shanghai. Between 2000 and now."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except (OverflowError, ValueError):
+            self.fail("invalid", format="ISO 8601")
+
+    def to_internal_value(self, value):
+        value = super().to_internal_value(value)
+        if value < EARLIEST:
+            raise serializers.ValidationError(_("This time is before the year 2000."))
+        if value > timezone.now() + dt.timedelta(minutes=5):
+            raise serializers.ValidationError(_("This time is in the future."))
+        return value
+
+
+his_id = RegexValidator(r"^[^/]+$", _("A HIS id cannot contain '/'."))
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -37,9 +53,9 @@ class ErrorSerializer(serializers.Serializer):
     details = serializers.DictField(help_text="Facts about the error, per code.")
 
 
-class CreditLimitExceededDetails(serializers.Serializer):
-    available = money(help_text="Credit available now.")
-    requested = money(help_text="What the request would hold.")
+class CreditLimitExceededSerializer(ErrorSerializer):
+    available = money(min_value=None, help_text="Credit available now (also in details).")
+    requested = money(help_text="What the request would hold (also in details).")
 
 
 # --- Inputs ------------------------------------------------------------------------------
@@ -57,14 +73,14 @@ class BillQuery(serializers.Serializer):
 class VisitOpenInput(serializers.Serializer):
     citizen_card = serializers.CharField(max_length=32)
     kind = serializers.ChoiceField(choices=CreditPool.choices)
-    his_visit_id = serializers.CharField(max_length=64)
+    his_visit_id = serializers.CharField(max_length=64, validators=[his_id])
     department = serializers.CharField(max_length=100, required=False, allow_blank=True)
     doctor = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    started_at = serializers.DateTimeField(required=False, validators=[not_in_future])
+    started_at = TimeField(required=False)
 
 
 class ChargeInput(serializers.Serializer):
-    his_line_id = serializers.CharField(max_length=64)
+    his_line_id = serializers.CharField(max_length=64, validators=[his_id])
     item_code = serializers.CharField(max_length=64)
     item_name = serializers.CharField(max_length=200)
     category = serializers.CharField(max_length=64)
@@ -110,7 +126,7 @@ class CloseInput(serializers.Serializer):
     personal_account = money(help_text="Paid from the insurance personal account (个人账户).")
     self_pay = money(help_text="What the patient pays: the bill (自付).")
     insurance_account_balance = money(help_text="Personal account balance after this visit.")
-    closed_at = serializers.DateTimeField(required=False, validators=[not_in_future])
+    closed_at = TimeField(required=False)
 
     def to_settlement(self) -> Settlement:
         return Settlement(**self.validated_data)

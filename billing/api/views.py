@@ -23,6 +23,7 @@ from billing.api.serializers import (
     ChargesOutput,
     CitizenCardQuery,
     CloseInput,
+    CreditLimitExceededSerializer,
     EligibilityOutput,
     ErrorSerializer,
     VisitOpenInput,
@@ -60,12 +61,12 @@ POST_ERRORS = {
         ErrorSerializer,
         description="unknown_card, no_agreement, agreement_pending, agreement_suspended, "
         "agreement_terminated, total_mismatch, settlement_mismatch, invalid_closed_at, "
-        "idempotency_key_reused",
+        "visit_total_too_large, idempotency_key_reused",
     ),
 }
 CREDIT_ERROR = {
     402: OpenApiResponse(
-        ErrorSerializer,
+        CreditLimitExceededSerializer,
         description="credit_limit_exceeded: details are {available, requested}. Nothing was "
         "posted; collect payment at the window.",
     )

@@ -305,6 +305,8 @@ def test_charge_list_is_all_or_nothing(his, card):
     assert response.json() == {
         "code": "credit_limit_exceeded",
         "message": response.json()["message"],
+        "available": "300.00",
+        "requested": "310.00",
         "details": {"available": "300.00", "requested": "310.00"},
     }
     assert not Charge.objects.exists()
@@ -609,3 +611,69 @@ def test_the_database_refuses_to_rewrite_records(his, card):
         with pytest.raises(DatabaseError), transaction.atomic():
             records.delete()
     assert CreditEntry.objects.get().amount == Decimal("10.00")
+
+
+# --- Odd input never reaches a 500 -------------------------------------------------------------
+
+
+def test_odd_urls_headers_and_bodies_get_clear_4xx(his, card, client):
+    visit = his.open_visit(card)
+    his.charge(visit["id"], "L1", "10.00")
+    assert his.post(f"visits/{visit['id']}/charges/a%00b/void/", {"reason": "x"}).status_code == 404
+    nested = "[" * 20000 + "]" * 20000
+    response = his.client.post(
+        f"/api/v1/visits/{visit['id']}/charges/", nested, content_type="application/json"
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_json")
+    for started_at in ("0001-01-01T00:00:00", "0001-01-01T05:00:00Z", "1999-12-31T23:00:00Z"):
+        response = his.post(
+            "visits/",
+            {
+                "citizen_card": card,
+                "kind": "outpatient",
+                "his_visit_id": "T",
+                "started_at": started_at,
+            },
+        )
+        assert (response.status_code, response.json()["code"]) == (400, "invalid_input")
+    response = his.post(f"visits/{visit['id']}/charges/", charge_body("2024/001"))
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_input")
+    response = client.get(
+        "/api/v1/eligibility/", {"citizen_card": card}, HTTP_AUTHORIZATION="Api-Key ab\x00.cd"
+    )
+    assert response.status_code == 401
+    assert client.options("/api/v1/docs/").status_code == 405
+    assert outpatient(card).used == Decimal("10.00")
+
+
+def test_a_visit_total_has_a_ceiling(his, card):
+    visit = his.open_visit(card)
+    lines = [charge_body(f"L{n}", "1000000.00", self_pay_estimate="0.00") for n in range(101)]
+    response = his.post(f"visits/{visit['id']}/charges/", lines)
+    assert (response.status_code, response.json()["code"]) == (422, "visit_total_too_large")
+    assert not Charge.objects.exists()
+
+
+def test_a_lowered_limit_never_traps_a_visit(his, card, credit_officer):
+    visit = his.open_visit(card)
+    his.charge(visit["id"], "L1", "200.00")
+    account_services.credit_limit_change(
+        credit_line=outpatient(card),
+        new_limit=Decimal("100.00"),
+        reason="Overdue elsewhere",
+        source="staff",
+        actor=credit_officer,
+    )
+    # Nothing new fits, but a line held at 0.00 is not a credit request.
+    assert his.charge(visit["id"], "L2", "5.00").status_code == 402
+    assert his.charge(visit["id"], "L3", "5.00", self_pay_estimate="0.00").status_code == 201
+    # The bill is covered by what the visit held: closing works and releases the rest.
+    response = his.post(f"visits/{visit['id']}/close/", settlement("205.00", "150.00"))
+    assert response.status_code == 200, response.json()
+    assert outpatient(card).used == Decimal("150.00")
+    assert_credit_consistent_allowing_overdraft(card)
+
+
+def assert_credit_consistent_allowing_overdraft(card):
+    for line in CreditLine.objects.filter(patient__citizen_card=card):
+        assert line.used == credit_used_from_entries(line=line)
