@@ -31,8 +31,7 @@ from billing.models import (
 )
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
-from notifications.models import EventKind
-from notifications.services import event_record
+from notifications.services import sms_queue
 
 AGREEMENT_REFUSALS = {
     AgreementStatus.SUSPENDED: (
@@ -207,10 +206,11 @@ def visit_open(
                 doctor=doctor,
                 started_at=started_at,
             )
-            event_record(
-                kind=EventKind.VISIT_OPENED,
+            sms_queue(
+                to=patient.phone,
+                template="visit_started",
+                context={"patient_name": patient.name, "institution": institution.name},
                 dedup_key=f"visit-opened:{visit.pk}",
-                payload={"visit_id": visit.pk},
             )
     except IntegrityError:
         # The same visit posted twice at once: the other request created it.
@@ -438,10 +438,16 @@ def visit_close(
         visit.held = ZERO
         visit.closed_at = closed_at
         visit.save(update_fields=["status", "held", "closed_at"])
-        event_record(
-            kind=EventKind.VISIT_CLOSED,
+        sms_queue(
+            to=visit.patient.phone,
+            template="visit_ended",
+            context={
+                "patient_name": visit.patient.name,
+                "institution": institution.name,
+                "amount_due": bill.amount_due,
+                "due_at": bill.due_at,
+            },
             dedup_key=f"visit-closed:{visit.pk}",
-            payload={"visit_id": visit.pk, "bill_id": bill.pk},
         )
     return visit
 

@@ -150,6 +150,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.purge_idempotency_records",
         "schedule": crontab(minute=17),
     },
+    "reconcile-stuck-sms": {
+        "task": "notifications.tasks.reconcile_stuck_sms",
+        "schedule": 120,
+    },
     "recompute-credit-limits": {
         "task": "accounts.tasks.recompute_credit_limits",
         "schedule": crontab(hour=2, minute=30),
@@ -240,6 +244,21 @@ IDEMPOTENCY_IN_FLIGHT_SECONDS = env.int("IDEMPOTENCY_IN_FLIGHT_SECONDS", default
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 API_MAX_CHARGES_PER_REQUEST = 500
 API_MAX_CHARGE_AMOUNT = Decimal("1000000.00")
+
+# --- SMS ---------------------------------------------------------------------------------
+
+# console (prints to the log) | locmem (tests) | twilio
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_DEFAULT_LANGUAGE = "zh-hans"  # patients read Chinese unless they chose otherwise
+SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=8)
+# A message "sending" for longer than this is asked about at the provider and resent if lost.
+SMS_STUCK_SECONDS = env.int("SMS_STUCK_SECONDS", default=300)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # tests and staging only
 
 # --- Logging ----------------------------------------------------------------------------
 

@@ -12,3 +12,4 @@ LANGUAGE_CODE = "en"
 CELERY_TASK_ALWAYS_EAGER = True
 # The test client and the in-process schemathesis client call as testserver / localhost.
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+SMS_BACKEND = "locmem"

@@ -5,6 +5,7 @@ from django.views import defaults
 from django.views.generic import RedirectView
 
 from billing.api.errors import api_not_found
+from notifications.views import twilio_status
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("billing.api.urls")),
+    path("sms/twilio/status/", twilio_status, name="twilio-status"),
     path("healthz", health, name="health"),
 ]
 

@@ -1,33 +1,60 @@
-"""Notifications: events that patients are told about.
+"""Notifications: the SMS outbox.
 
 Design overview
 ---------------
-An ``Event`` is written in the same transaction as what caused it (a visit opened, a visit
-closed), with a unique ``dedup_key`` such as ``visit-closed:<visit id>``, so it exists if and
-only if its cause committed, and never twice. A Celery task, enqueued on commit, processes
-it; the SMS outbox built on these events arrives with the pay-by-SMS issue.
+Every SMS is a ``SmsMessage`` row written in the same transaction as what causes it (a visit
+opened, a visit closed), with a unique ``dedup_key`` such as ``visit-closed:<visit id>``: it
+exists if and only if its cause committed, and never twice. A Celery task, enqueued on
+commit, claims it (``queued`` -> ``sending``, compare-and-swap), calls the backend and records
+the answer (``sent`` with the provider's id, back to ``queued`` to retry, or ``failed``).
+Delivery receipts move ``sent`` to ``delivered`` or ``failed``. A row left in ``sending`` (a
+worker died mid-call) is reconciled by a periodic task: found at the provider -> ``sent``,
+not found -> ``queued`` again.
 """
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
 
 
-class EventKind(models.TextChoices):
-    VISIT_OPENED = "visit_opened", _("Visit started")
-    VISIT_CLOSED = "visit_closed", _("Visit ended")
+class SmsStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")  # waiting for a worker
+    SENDING = "sending", _("Sending")  # a worker claimed it and is calling the provider
+    SENT = "sent", _("Sent")  # the provider accepted it
+    DELIVERED = "delivered", _("Delivered")  # the provider reports it reached the phone
+    FAILED = "failed", _("Failed")  # given up (permanent error, too many attempts, undelivered)
 
 
-class Event(models.Model):
-    kind = models.CharField(max_length=32, choices=EventKind.choices)
-    dedup_key = models.CharField(max_length=100, unique=True)
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+class SmsMessage(models.Model):
+    to = models.CharField(_("to"), max_length=20, db_index=True)  # E.164
+    template = models.CharField(_("template"), max_length=50)
+    body = models.TextField(_("text"))
+    language = models.CharField(_("language"), max_length=10)
+    status = FSMField(_("status"), default=SmsStatus.QUEUED, choices=SmsStatus.choices)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    provider_message_id = models.CharField(
+        _("provider id"), max_length=64, null=True, blank=True, unique=True
+    )
+    last_error = models.TextField(_("last error"), blank=True)
+    dedup_key = models.CharField(_("dedup key"), max_length=100, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name = _("event")
-        verbose_name_plural = _("events")
+        verbose_name = _("SMS message")
+        verbose_name_plural = _("SMS outbox")
+        indexes = [models.Index(fields=["status", "claimed_at"])]
 
     def __str__(self) -> str:
-        return self.dedup_key
+        return f"{self.template} to {self.to}: {self.get_status_display()}"
+
+    @transition(field=status, source=SmsStatus.SENT, target=SmsStatus.DELIVERED)
+    def deliver(self) -> None:
+        pass
+
+    @transition(field=status, source=[SmsStatus.SENT, SmsStatus.DELIVERED], target=SmsStatus.FAILED)
+    def undeliver(self) -> None:
+        pass

@@ -1,18 +1,158 @@
+"""Writes of the SMS outbox. ``sms_queue`` is called inside the transaction of the event;
+the rest runs in Celery tasks."""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
-from notifications.models import Event
+from notifications.backends import (
+    PermanentSmsError,
+    TransientSmsError,
+    UncertainSmsError,
+    get_backend,
+)
+from notifications.models import SmsMessage, SmsStatus
+
+logger = logging.getLogger(__name__)
 
 
-def event_record(*, kind: str, dedup_key: str, payload: dict) -> Event:
-    """Record an event inside the caller's transaction; it is processed after commit.
+def sms_queue(
+    *, to: str, template: str, context: dict, dedup_key: str, language: str | None = None
+) -> SmsMessage:
+    """Write the message in the caller's transaction; it is sent after commit.
 
-    The same ``dedup_key`` twice gives the first event back: one cause, one event.
+    The same ``dedup_key`` again returns the first message: one cause, one SMS.
     """
-    event, created = Event.objects.get_or_create(
-        dedup_key=dedup_key, defaults={"kind": kind, "payload": payload}
+    language = language or settings.SMS_DEFAULT_LANGUAGE
+    existing = SmsMessage.objects.filter(dedup_key=dedup_key).first()
+    if existing:
+        return existing
+    with translation.override(language):
+        body = render_to_string(f"sms/{template}.txt", context).strip()
+    message, created = SmsMessage.objects.get_or_create(
+        dedup_key=dedup_key,
+        defaults={"to": str(to), "template": template, "body": body, "language": language},
     )
     if created:
-        from notifications.tasks import process_event
+        from notifications.tasks import send_sms
 
-        transaction.on_commit(lambda: process_event.delay(event.pk))
-    return event
+        transaction.on_commit(lambda: send_sms.delay(message.pk))
+    return message
+
+
+def sms_send(*, message_id: int) -> SmsMessage:
+    """Send one queued message, at most once.
+
+    Raises ``TransientSmsError`` when a retry later may succeed (the task retries).
+    """
+    now = timezone.now()
+    claimed = SmsMessage.objects.filter(pk=message_id, status=SmsStatus.QUEUED).update(
+        status=SmsStatus.SENDING, claimed_at=now
+    )
+    message = SmsMessage.objects.get(pk=message_id)
+    if not claimed:
+        return message  # sent already, being sent by another worker, or given up
+    message.attempts += 1
+    try:
+        sent = get_backend().send(to=message.to, body=message.body, reference=message.dedup_key)
+    except TransientSmsError as error:
+        final = message.attempts >= settings.SMS_MAX_ATTEMPTS
+        _record(message, SmsStatus.FAILED if final else SmsStatus.QUEUED, error=str(error))
+        if not final:
+            raise
+        return message
+    except PermanentSmsError as error:
+        _record(message, SmsStatus.FAILED, error=str(error))
+        return message
+    except UncertainSmsError as error:
+        _record(message, SmsStatus.SENDING, error=str(error))  # the sweep asks the provider
+        return message
+    _record(message, SmsStatus.SENT, provider_message_id=sent.provider_message_id)
+    return message
+
+
+def _record(message: SmsMessage, status: str, *, error: str = "", provider_message_id=None):
+    message.status = status
+    message.last_error = error
+    fields = ["status", "last_error", "attempts"]
+    if provider_message_id:
+        message.provider_message_id = provider_message_id
+        message.sent_at = timezone.now()
+        fields += ["provider_message_id", "sent_at"]
+    SmsMessage.objects.filter(pk=message.pk).update(**{f: getattr(message, f) for f in fields})
+    if error:
+        logger.warning("SMS %s (%s): %s -> %s", message.pk, message.template, error, status)
+
+
+def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
+    """Messages left ``sending`` (a worker died, or the provider did not answer): found at the
+    provider -> sent; not found -> queued again and re-sent. Returns how many were moved."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.SMS_STUCK_SECONDS)
+    backend = get_backend()
+    moved = 0
+    stuck = SmsMessage.objects.filter(status=SmsStatus.SENDING, claimed_at__lt=cutoff)
+    for message in stuck.order_by("pk")[:500]:
+        try:
+            found = backend.find_sent(to=message.to, body=message.body, since=message.claimed_at)
+        except TransientSmsError as error:
+            logger.warning("SMS %s: cannot ask the provider yet: %s", message.pk, error)
+            continue
+        update = (
+            {
+                "status": SmsStatus.SENT,
+                "provider_message_id": found.provider_message_id,
+                "sent_at": now,
+            }
+            if found
+            else {"status": SmsStatus.QUEUED}
+        )
+        # Compare-and-swap: only if nobody moved it meanwhile.
+        if SmsMessage.objects.filter(
+            pk=message.pk, status=SmsStatus.SENDING, claimed_at=message.claimed_at
+        ).update(**update):
+            moved += 1
+            if not found:
+                from notifications.tasks import send_sms
+
+                send_sms.delay(message.pk)
+    return moved
+
+
+TWILIO_STATUSES = {
+    # Twilio MessageStatus -> what it means for us
+    "delivered": "deliver",
+    "undelivered": "undeliver",
+    "failed": "undeliver",
+}
+
+
+def sms_delivery_report(*, provider_message_id: str, provider_status: str, error: str = "") -> bool:
+    """A delivery receipt. Unknown ids and in-between statuses change nothing."""
+    action = TWILIO_STATUSES.get(provider_status)
+    if action is None:
+        return False
+    with transaction.atomic():
+        message = (
+            SmsMessage.objects.select_for_update()
+            .filter(provider_message_id=provider_message_id)
+            .first()
+        )
+        if message is None:
+            return False
+        transition = getattr(message, action)
+        from django_fsm import can_proceed
+
+        if not can_proceed(transition):
+            return False
+        transition()
+        if action == "deliver":
+            message.delivered_at = timezone.now()
+        else:
+            message.last_error = error or f"provider status {provider_status}"
+        message.save(update_fields=["status", "delivered_at", "last_error"])
+    return True

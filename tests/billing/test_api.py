@@ -10,7 +10,8 @@ from accounts import services as account_services
 from accounts.models import CreditLine
 from billing.models import Bill, Charge, CreditEntry, Visit
 from billing.selectors import credit_used_from_entries
-from notifications.models import Event
+from notifications.backends import locmem
+from notifications.models import SmsMessage
 from tests.conftest import charge_body
 from tests.factories import PatientFactory
 
@@ -152,15 +153,22 @@ def test_open_visit(his, card):
         "300.00",
     )
     assert body["charges"] == [] and body["bill"] is None
-    assert Event.objects.get().dedup_key == f"visit-opened:{body['id']}"
+    sms = SmsMessage.objects.get()
+    assert sms.dedup_key == f"visit-opened:{body['id']}"
+    assert sms.to == str(Visit.objects.get().patient.phone)
 
 
-def test_visit_opened_event_is_processed_after_commit(
-    his, card, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_visit_started_sms_is_sent_after_commit(his, card, django_capture_on_commit_callbacks):
+    locmem.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         visit = his.open_visit(card)
-    assert Event.objects.get(dedup_key=f"visit-opened:{visit['id']}").processed_at is not None
+    assert locmem.outbox == []  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
+    sms = SmsMessage.objects.get(dedup_key=f"visit-opened:{visit['id']}")
+    assert (sms.status, sms.attempts) == ("sent", 1)
+    assert [m["body"] for m in locmem.outbox] == [sms.body]
+    assert "第一人民医院" in sms.body
 
 
 def test_open_same_his_visit_id_again_returns_the_visit(his, card):
@@ -168,7 +176,7 @@ def test_open_same_his_visit_id_again_returns_the_visit(his, card):
     again = his.post("visits/", {"citizen_card": card, "kind": "outpatient", "his_visit_id": "A"})
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
-    assert Visit.objects.count() == 1 and Event.objects.count() == 1
+    assert Visit.objects.count() == 1 and SmsMessage.objects.count() == 1
 
 
 def test_his_visit_id_reused_for_another_patient_is_a_conflict(his, card, hospital, window_clerk):
@@ -474,7 +482,8 @@ def test_close_turns_the_hold_into_a_bill(his, card):
     assert (bill["insurance_fund"], bill["personal_account"]) == ("85.00", "20.00")
     assert bill["due_at"] == "2026-11-25T10:00:00+08:00"  # 48 hours for outpatient
     assert outpatient(card).used == Decimal("45.00")
-    assert Event.objects.filter(dedup_key=f"visit-closed:{visit['id']}").exists()
+    ended = SmsMessage.objects.get(dedup_key=f"visit-closed:{visit['id']}")
+    assert "45.00" in ended.body and "11-25 10:00" in ended.body
     assert_credit_consistent(card)
 
 
