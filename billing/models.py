@@ -207,6 +207,23 @@ class Bill(models.Model):
         pass
 
 
+class PaymentLink(models.Model):
+    """The link in the visit-ended SMS: ``/p/<token>``. The token is 192 random bits and
+    carries no personal data; the link works until the bill is paid or it expires."""
+
+    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="payment_link")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("payment link")
+        verbose_name_plural = _("payment links")
+
+    def __str__(self) -> str:
+        return f"link for bill {self.bill_id}"
+
+
 class CreditEntryKind(models.TextChoices):
     HOLD = "hold", _("Charge held")
     RELEASE = "release", _("Charge voided")

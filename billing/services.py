@@ -8,11 +8,13 @@ returns the state it produced.
 """
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +28,7 @@ from billing.models import (
     ChargeVoid,
     CreditEntry,
     CreditEntryKind,
+    PaymentLink,
     Visit,
     VisitStatus,
 )
@@ -438,6 +441,7 @@ def visit_close(
         visit.held = ZERO
         visit.closed_at = closed_at
         visit.save(update_fields=["status", "held", "closed_at"])
+        link = payment_link_create(bill=bill) if bill.amount_due else None
         sms_queue(
             to=visit.patient.phone,
             template="visit_ended",
@@ -446,10 +450,26 @@ def visit_close(
                 "institution": institution.name,
                 "amount_due": bill.amount_due,
                 "due_at": bill.due_at,
+                "link": payment_link_url(link) if link else "",
             },
             dedup_key=f"visit-closed:{visit.pk}",
         )
     return visit
+
+
+def payment_link_create(*, bill: Bill) -> PaymentLink:
+    link, _created = PaymentLink.objects.get_or_create(
+        bill=bill,
+        defaults={
+            "token": secrets.token_urlsafe(24),  # 192 random bits, 32 characters
+            "expires_at": bill.due_at + settings.PAYMENT_LINK_VALID_AFTER_DUE,
+        },
+    )
+    return link
+
+
+def payment_link_url(link: PaymentLink) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("pay:link", args=[link.token])
 
 
 def _same_settlement(bill: Bill, settlement: Settlement) -> bool:

@@ -207,6 +207,11 @@ BILL_DUE_AFTER = {
     "inpatient": timedelta(hours=env.int("INPATIENT_BILL_DUE_HOURS", default=7 * 24)),
 }
 
+# A payment link works until its bill is paid, or this long after the bill's due time.
+PAYMENT_LINK_VALID_AFTER_DUE = timedelta(days=env.int("PAYMENT_LINK_VALID_DAYS", default=90))
+# How long a verified phone may see a settlement page before asking for a new code.
+PAYMENT_SESSION_SECONDS = 1800
+
 # --- The HIS API ------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

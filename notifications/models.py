@@ -58,3 +58,28 @@ class SmsMessage(models.Model):
     @transition(field=status, source=[SmsStatus.SENT, SmsStatus.DELIVERED], target=SmsStatus.FAILED)
     def undeliver(self) -> None:
         pass
+
+
+class VerificationCode(models.Model):
+    """A 6-digit code sent by SMS. Only an HMAC of it is stored.
+
+    ``purpose`` names what it unlocks (``pay:<link id>``); checks are counted on the row,
+    so the limits hold across processes.
+    """
+
+    phone = models.CharField(max_length=20, db_index=True)
+    purpose = models.CharField(max_length=64, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField()
+    checks = models.PositiveSmallIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("verification code")
+        verbose_name_plural = _("verification codes")
+
+    def __str__(self) -> str:
+        return f"code for {self.purpose}"

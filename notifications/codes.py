@@ -1,0 +1,118 @@
+"""Verification codes sent by SMS, with Twilio Verify's rules, enforced in the database:
+a code lives 10 minutes and allows 5 checks; after 5 wrong checks the purpose is locked for
+15 minutes (the 6th check is refused even if right); a new code can be sent 60 seconds after
+the last one, at most 5 an hour per phone. Answers never say whether a code was close.
+"""
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from creditcare.errors import DomainError
+from notifications.models import VerificationCode
+from notifications.services import sms_queue
+
+CODE_TTL = dt.timedelta(minutes=10)
+MAX_CHECKS = 5
+LOCK = dt.timedelta(minutes=15)
+RESEND_AFTER = dt.timedelta(seconds=60)
+PER_HOUR = 5
+
+
+def _hash(phone: str, purpose: str, code: str) -> str:
+    message = f"{phone}|{purpose}|{code}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _locked_until(purpose: str, now: dt.datetime) -> dt.datetime | None:
+    exhausted = (
+        VerificationCode.objects.filter(
+            purpose=purpose, used_at=None, checks__gte=MAX_CHECKS, last_checked_at__gt=now - LOCK
+        )
+        .order_by("-last_checked_at")
+        .first()
+    )
+    return exhausted.last_checked_at + LOCK if exhausted else None
+
+
+def _locked_error(until: dt.datetime, now: dt.datetime) -> DomainError:
+    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    return DomainError(
+        "code_locked",
+        _("Too many wrong codes. Please try again in %(minutes)d minutes.") % {"minutes": minutes},
+        {"retry_after_seconds": int((until - now).total_seconds())},
+    )
+
+
+def code_send(*, phone: str, purpose: str) -> VerificationCode:
+    """Send a new code to ``phone`` for ``purpose`` (the SMS leaves after commit)."""
+    now = timezone.now()
+    with transaction.atomic():
+        until = _locked_until(purpose, now)
+        if until:
+            raise _locked_error(until, now)
+        recent = VerificationCode.objects.select_for_update().filter(
+            phone=phone, created_at__gt=now - dt.timedelta(hours=1)
+        )
+        recent = list(recent.order_by("-created_at"))
+        if recent and recent[0].created_at > now - RESEND_AFTER:
+            wait = int((recent[0].created_at + RESEND_AFTER - now).total_seconds()) + 1
+            raise DomainError(
+                "code_too_soon",
+                _("A code was just sent. You can ask for another in %(seconds)d seconds.")
+                % {"seconds": wait},
+                {"retry_after_seconds": wait},
+            )
+        if len(recent) >= PER_HOUR:
+            raise DomainError(
+                "code_rate_limited",
+                _("Too many codes were sent to this phone. Please try again in an hour."),
+            )
+        code = f"{secrets.randbelow(10**6):06d}"
+        record = VerificationCode.objects.create(
+            phone=phone,
+            purpose=purpose,
+            code_hash=_hash(phone, purpose, code),
+            expires_at=now + CODE_TTL,
+        )
+        sms_queue(
+            to=phone,
+            template="verification_code",
+            context={"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)},
+            dedup_key=f"code:{record.pk}",
+        )
+    return record
+
+
+def code_check(*, phone: str, purpose: str, code: str) -> None:
+    """Accept the latest live code for ``purpose`` once, or raise ``DomainError``."""
+    now = timezone.now()
+    wrong = DomainError("code_invalid", _("The code is wrong or has expired."))
+    with transaction.atomic():
+        until = _locked_until(purpose, now)
+        if until:
+            raise _locked_error(until, now)
+        record = (
+            VerificationCode.objects.select_for_update()
+            .filter(phone=phone, purpose=purpose, used_at=None, expires_at__gt=now)
+            .order_by("-created_at")
+            .first()
+        )
+        if record is None:
+            raise wrong
+        record.checks += 1
+        record.last_checked_at = now
+        right = hmac.compare_digest(record.code_hash, _hash(phone, purpose, code.strip()))
+        if right:
+            record.used_at = now
+        record.save(update_fields=["checks", "last_checked_at", "used_at"])
+    if not right:
+        if record.checks >= MAX_CHECKS:
+            raise _locked_error(now + LOCK, now)
+        raise wrong
