@@ -125,3 +125,15 @@ def test_a_paid_bill_has_no_link_to_pay(his, card, client):
     his.post(f"visits/{visit['id']}/close/", settlement("10.00", "0.00"))
     assert not PaymentLink.objects.exists()
     assert "无需付款" in SmsMessage.objects.get(template="visit_ended").body
+
+
+@pytest.mark.parametrize(
+    ("price", "shown"),
+    [("25.5000", "25.50"), ("0.0325", "0.0325"), ("12", "12.00"), ("0.4500", "0.45")],
+)
+def test_unit_prices_show_cents_and_only_the_digits_used(price, shown):
+    from decimal import Decimal
+
+    from billing.templatetags.money import unit_price
+
+    assert unit_price(Decimal(price)) == shown

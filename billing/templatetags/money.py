@@ -1,0 +1,13 @@
+from decimal import Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def unit_price(value: Decimal) -> str:
+    """``25.5000`` -> ``25.50``, ``0.0325`` -> ``0.0325``: cents always, more only if used."""
+    text = f"{Decimal(value):.4f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"

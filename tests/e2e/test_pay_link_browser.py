@@ -1,0 +1,135 @@
+"""The patient's path in a real browser (Chromium, headless, a phone's screen): the SMS link
+from the outbox, ask for the code, type it, see the settlement page.
+
+Needs Debian's chromium (`.ci/run` installs it) and PostgreSQL (the live server needs a
+transactional database, which the SQLite append-only triggers refuse to flush).
+"""
+
+import re
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from accounts import services as account_services
+from billing import services
+from notifications.models import SmsMessage
+from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
+from tests.threads import postgres_only
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "e2e"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    postgres_only,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="needs chromium (apt-get install chromium)"
+    ),
+]
+
+
+def sms_link(live_server_url: str) -> str:
+    body = SmsMessage.objects.get(template="visit_ended").body
+    path = re.search(r"/p/[A-Za-z0-9_-]+", body).group(0)
+    return live_server_url + path
+
+
+@pytest.fixture
+def closed_visit():
+    hospital = InstitutionFactory(name="第一人民医院")
+    clerk = StaffFactory(institution=hospital)
+    patient = PatientFactory(phone="+8613812345678")
+    account_services.agreement_sign(patient=patient, institution=hospital, actor=clerk)
+    visit, _ = services.visit_open(
+        institution=hospital,
+        api_key=None,
+        citizen_card=patient.citizen_card,
+        kind="outpatient",
+        his_visit_id="E2E-1",
+    )
+    lines = [
+        services.ChargeLine(
+            "1",
+            "A",
+            "普通门诊诊查费",
+            "reg",
+            Decimal("1"),
+            Decimal("12"),
+            Decimal("12.00"),
+            Decimal("12.00"),
+        ),
+        services.ChargeLine(
+            "2",
+            "C",
+            "阿莫西林胶囊",
+            "drug",
+            Decimal("24"),
+            Decimal("0.45"),
+            Decimal("10.80"),
+            Decimal("10.80"),
+        ),
+    ]
+    services.charges_post(visit_id=visit.pk, institution=hospital, api_key=None, lines=lines)
+    services.visit_close(
+        visit_id=visit.pk,
+        institution=hospital,
+        api_key=None,
+        settlement=services.Settlement(
+            total=Decimal("22.80"),
+            insurance_fund=Decimal("10.00"),
+            personal_account=Decimal("2.80"),
+            self_pay=Decimal("10.00"),
+            insurance_account_balance=Decimal("312.40"),
+        ),
+    )
+    return visit
+
+
+def test_patient_pays_path_on_a_phone(live_server, closed_visit, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads
+    # (the SMS outbox) are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    url = sms_link(live_server.url)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                "--headless=new",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page.goto(url)
+        assert "¥10.00" in page.inner_text("[data-amount]")
+        assert "138****5678" in page.inner_text("body")
+        page.screenshot(path=SCREENSHOTS / "1-link.png", full_page=True)
+
+        with page.expect_navigation():
+            page.click("button.secondary")  # 获取验证码
+        assert "验证码已发送" in page.inner_text("body")
+        code = re.search(r"\d{6}", SmsMessage.objects.get(template="verification_code").body).group(
+            0
+        )
+        page.fill("#code", code)
+        with page.expect_navigation():
+            page.click("button[type=submit]:not(.secondary)")
+        page.screenshot(path=SCREENSHOTS / "2-settlement.png", full_page=True)
+
+        assert page.url.endswith("/bill/")
+        text = page.inner_text("body")
+        assert "结算清单" in text and "阿莫西林胶囊" in text
+        assert page.inner_text("[data-self-pay]") == "¥10.00"
+        assert "24 × ¥0.45" in text
+        browser.close()
