@@ -88,14 +88,24 @@ def closed_visit():
     return visit
 
 
-def test_patient_pays_path_on_a_phone(live_server, closed_visit, monkeypatch):
+@pytest.fixture
+def server():
+    """A live server for this test only: stopped (and its connections closed) at the end."""
+    from pytest_django.live_server_helper import LiveServer
+
+    live = LiveServer("localhost:0")
+    yield live
+    live.stop()
+
+
+def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM reads
     # (the SMS outbox) are still plain synchronous calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    url = sms_link(live_server.url)
+    url = sms_link(server.url)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
