@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from creditcare.errors import DomainError
-from notifications.models import VerificationCode
+from notifications.models import VerificationCode, VerificationThrottle
 from notifications.services import sms_queue
 
 CODE_TTL = dt.timedelta(minutes=10)
@@ -30,15 +30,20 @@ def _hash(phone: str, purpose: str, code: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
+def _serialize(key: str) -> None:
+    """Take the row lock for ``key`` (in the caller's transaction)."""
+    VerificationThrottle.objects.get_or_create(key=key)
+    VerificationThrottle.objects.select_for_update().get(key=key)
+
+
 def _locked_until(purpose: str, now: dt.datetime) -> dt.datetime | None:
-    exhausted = (
-        VerificationCode.objects.filter(
-            purpose=purpose, used_at=None, checks__gte=MAX_CHECKS, last_checked_at__gt=now - LOCK
-        )
-        .order_by("-last_checked_at")
-        .first()
-    )
-    return exhausted.last_checked_at + LOCK if exhausted else None
+    """Locked for LOCK after MAX_CHECKS wrong checks, counted over every code of the purpose
+    (asking for a new code does not reset the count)."""
+    recent = VerificationCode.objects.filter(purpose=purpose, last_checked_at__gt=now - LOCK)
+    wrong = sum(code.checks - (1 if code.used_at else 0) for code in recent)
+    if wrong < MAX_CHECKS:
+        return None
+    return max(code.last_checked_at for code in recent) + LOCK
 
 
 def _locked_error(until: dt.datetime, now: dt.datetime) -> DomainError:
@@ -54,13 +59,15 @@ def code_send(*, phone: str, purpose: str) -> VerificationCode:
     """Send a new code to ``phone`` for ``purpose`` (the SMS leaves after commit)."""
     now = timezone.now()
     with transaction.atomic():
+        _serialize(f"phone:{phone}")
         until = _locked_until(purpose, now)
         if until:
             raise _locked_error(until, now)
-        recent = VerificationCode.objects.select_for_update().filter(
-            phone=phone, created_at__gt=now - dt.timedelta(hours=1)
+        recent = list(
+            VerificationCode.objects.filter(
+                phone=phone, created_at__gt=now - dt.timedelta(hours=1)
+            ).order_by("-created_at")
         )
-        recent = list(recent.order_by("-created_at"))
         if recent and recent[0].created_at > now - RESEND_AFTER:
             wait = int((recent[0].created_at + RESEND_AFTER - now).total_seconds()) + 1
             raise DomainError(
@@ -95,6 +102,7 @@ def code_check(*, phone: str, purpose: str, code: str) -> None:
     now = timezone.now()
     wrong = DomainError("code_invalid", _("The code is wrong or has expired."))
     with transaction.atomic():
+        _serialize(f"purpose:{purpose}")
         until = _locked_until(purpose, now)
         if until:
             raise _locked_error(until, now)
@@ -113,6 +121,7 @@ def code_check(*, phone: str, purpose: str, code: str) -> None:
             record.used_at = now
         record.save(update_fields=["checks", "last_checked_at", "used_at"])
     if not right:
-        if record.checks >= MAX_CHECKS:
-            raise _locked_error(now + LOCK, now)
+        until = _locked_until(purpose, now)
+        if until:
+            raise _locked_error(until, now)
         raise wrong

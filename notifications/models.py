@@ -83,3 +83,13 @@ class VerificationCode(models.Model):
 
     def __str__(self) -> str:
         return f"code for {self.purpose}"
+
+
+class VerificationThrottle(models.Model):
+    """One row per phone and per purpose, locked while codes are sent or checked for it, so
+    the limits hold when requests arrive at the same moment."""
+
+    key = models.CharField(max_length=100, unique=True)
+
+    def __str__(self) -> str:
+        return self.key

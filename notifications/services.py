@@ -40,7 +40,8 @@ def sms_queue(
     if created:
         from notifications.tasks import send_sms
 
-        transaction.on_commit(lambda: send_sms.delay(message.pk))
+        # robust: a broker hiccup must not fail the request; the sweep sends it later.
+        transaction.on_commit(lambda: send_sms.delay(message.pk), robust=True)
     return message
 
 
@@ -89,8 +90,15 @@ def _record(message: SmsMessage, status: str, *, error: str = "", provider_messa
 
 
 def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
-    """Messages left ``sending`` (a worker died, or the provider did not answer): found at the
-    provider -> sent; not found -> queued again and re-sent. Returns how many were moved."""
+    """Pick up what a worker did not finish. Returns how many messages were moved or resent.
+
+    * ``sending`` too long (a worker died, or the provider did not answer): found at the
+      provider -> sent; not found -> queued again and re-sent.
+    * ``queued`` too long (the task was never enqueued: the broker was down at commit, or
+      the task was lost): sent again (the claim makes a duplicate task harmless).
+    """
+    from notifications.tasks import send_sms
+
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.SMS_STUCK_SECONDS)
     backend = get_backend()
@@ -102,6 +110,11 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
         except TransientSmsError as error:
             logger.warning("SMS %s: cannot ask the provider yet: %s", message.pk, error)
             continue
+        if (
+            found
+            and SmsMessage.objects.filter(provider_message_id=found.provider_message_id).exists()
+        ):
+            found = None  # that one is another message of ours with the same text
         update = (
             {
                 "status": SmsStatus.SENT,
@@ -117,9 +130,11 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
         ).update(**update):
             moved += 1
             if not found:
-                from notifications.tasks import send_sms
-
                 send_sms.delay(message.pk)
+    forgotten = SmsMessage.objects.filter(status=SmsStatus.QUEUED, created_at__lt=cutoff)
+    for message_id in forgotten.order_by("pk").values_list("pk", flat=True)[:500]:
+        send_sms.delay(message_id)
+        moved += 1
     return moved
 
 

@@ -69,13 +69,13 @@ class TwilioBackend:
         return Sent(provider_message_id=message.sid)
 
     def find_sent(self, *, to: str, body: str, since: dt.datetime) -> Sent | None:
+        earliest = since - dt.timedelta(minutes=1)  # clocks differ a little
         try:
-            messages = self.client.messages.list(
-                to=to, date_sent_after=since - dt.timedelta(days=1), limit=50
-            )
+            messages = self.client.messages.list(to=to, date_sent_after=earliest, limit=50)
         except (TwilioRestException, requests.RequestException) as error:
             raise TransientSmsError(f"Twilio lookup failed: {error}") from error
         for message in messages:
-            if message.body == body:
+            sent_at = message.date_sent or message.date_created
+            if message.body == body and (sent_at is None or sent_at >= earliest):
                 return Sent(provider_message_id=message.sid)
         return None

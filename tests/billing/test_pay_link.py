@@ -137,3 +137,41 @@ def test_unit_prices_show_cents_and_only_the_digits_used(price, shown):
     from billing.templatetags.money import unit_price
 
     assert unit_price(Decimal(price)) == shown
+
+
+def test_asking_for_new_codes_does_not_reset_the_wrong_check_count(client, link):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        client.post(f"/p/{link.token}/code/")
+        for _ in range(4):
+            client.post(f"/p/{link.token}/verify/", {"code": "000000"})
+        traveller.shift(dt.timedelta(seconds=61))
+        client.post(f"/p/{link.token}/code/")
+        code = sent_code()
+        wrong = "000000" if code != "000000" else "111111"
+        client.post(f"/p/{link.token}/verify/", {"code": wrong})  # the 5th wrong check
+        assert client.post(f"/p/{link.token}/verify/", {"code": code}).status_code == 400
+
+
+def test_a_verified_session_opens_only_its_own_link(client, his, card, link):
+    visit = his.open_visit(card, his_visit_id="V2")
+    his.charge(visit["id"], "L1", "10.00")
+    his.post(f"visits/{visit['id']}/close/", settlement("10.00", "10.00"))
+    other = PaymentLink.objects.exclude(pk=link.pk).get()
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        client.post(f"/p/{link.token}/code/")
+        client.post(f"/p/{link.token}/verify/", {"code": sent_code()})
+        assert client.get(f"/p/{link.token}/bill/").status_code == 200
+        assert client.get(f"/p/{other.token}/bill/").status_code == 302
+        traveller.shift(dt.timedelta(minutes=31))  # the verified session has an end
+        assert client.get(f"/p/{link.token}/bill/").status_code == 302
+
+
+def test_the_link_of_a_paid_bill_says_so(client, link):
+    from billing.models import Bill
+
+    Bill.objects.filter(pk=link.bill_id).update(status="paid", paid_at=timezone.now())
+    response = client.get(f"/p/{link.token}")
+    assert response.status_code == 200
+    assert "This bill is paid" in response.content.decode()
+    assert client.post(f"/p/{link.token}/code/").status_code == 200
+    assert not SmsMessage.objects.filter(template="verification_code").exists()

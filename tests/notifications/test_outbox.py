@@ -245,3 +245,14 @@ def test_urls_in_the_callback_carry_no_personal_data(twilio):
     sms_send(message_id=queue().pk)
     callback = parse_qs(twilio.requests[0].body.decode())["StatusCallback"][0]
     assert urlparse(callback).query == ""
+
+
+def test_a_message_never_handed_to_the_broker_is_sent_by_the_sweep():
+    message = queue()  # in a test transaction: its on-commit task never ran
+    SmsMessage.objects.filter(pk=message.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    assert sms_reconcile_stuck() == 1
+    message.refresh_from_db()
+    assert message.status == SmsStatus.SENT
+    assert len(locmem.outbox) == 1
