@@ -18,6 +18,7 @@ _READ = [
     "billing.view_visit",
     "billing.view_charge",
     "billing.view_bill",
+    "billing.view_invoice",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -34,7 +35,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     # Work overdue cases: read people and their credit, identity numbers stay masked.
     COLLECTION_STAFF: [*_READ],
     # Payments, refunds, reconciliation, write-offs (billing adds those permissions).
-    FINANCE: [*_READ, "accounts.view_creditscore", "billing.view_creditentry"],
+    FINANCE: [
+        *_READ,
+        "accounts.view_creditscore",
+        "billing.view_creditentry",
+        "billing.view_payment",
+        "billing.view_invoice",
+    ],
     # The credit policy and manual limit changes, with reasons.
     CREDIT_OFFICERS: [
         *_READ,

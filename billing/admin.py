@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin
-from billing.models import Bill, Charge, CreditEntry, Visit
+from billing.models import Bill, Charge, CreditEntry, Invoice, Payment, Visit
 
 
 class ChargeInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -54,3 +54,19 @@ class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["credit_line__patient__citizen_card"]
     list_select_related = ["credit_line__patient"]
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Payments by channel; duplicates (paid twice) are flagged for finance to refund."""
+
+    list_display = ["created_at", "bill", "channel", "amount", "status", "duplicate"]
+    list_filter = ["status", "channel", "duplicate"]
+    search_fields = ["out_trade_no", "gateway_trade_no", "bill__patient__citizen_card"]
+    list_select_related = ["bill"]
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["number", "bill", "issued_at"]
+    search_fields = ["number", "bill__patient__citizen_card"]

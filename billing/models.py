@@ -224,6 +224,114 @@ class PaymentLink(models.Model):
         return f"link for bill {self.bill_id}"
 
 
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", _("Created")  # recorded, the patient not yet sent to the channel
+    PENDING = "pending", _("Pending")  # the patient is at the channel's checkout
+    SUCCEEDED = "succeeded", _("Succeeded")  # the channel says the money was taken
+    FAILED = "failed", _("Failed")  # the channel refused it
+    CANCELLED = "cancelled", _("Cancelled")  # the patient gave up
+
+
+class Payment(models.Model):
+    """One attempt to pay a bill through a channel. ``out_trade_no`` is ours (sent to the
+    channel); ``gateway_trade_no`` is the channel's, unique per channel."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="payments")
+    channel = models.CharField(_("channel"), max_length=20)
+    out_trade_no = models.CharField(max_length=40, unique=True)
+    gateway_trade_no = models.CharField(max_length=64, null=True, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    status = FSMField(_("status"), default=PaymentStatus.CREATED, choices=PaymentStatus.choices)
+    duplicate = models.BooleanField(
+        _("duplicate"),
+        default=False,
+        help_text=_("Succeeded for a bill already paid: to be refunded (finance)."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "gateway_trade_no"], name="payment_gateway_trade_no_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.out_trade_no}: {self.amount}"
+
+    @transition(field=status, source=PaymentStatus.CREATED, target=PaymentStatus.PENDING)
+    def start(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.CREATED, PaymentStatus.PENDING],
+        target=PaymentStatus.SUCCEEDED,
+    )
+    def succeed(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.CREATED, PaymentStatus.PENDING],
+        target=PaymentStatus.FAILED,
+    )
+    def fail(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.CREATED, PaymentStatus.PENDING],
+        target=PaymentStatus.CANCELLED,
+    )
+    def cancel(self) -> None:
+        pass
+
+
+class PaymentNotification(AppendOnlyModel):
+    """Every asynchronous notification a channel sent, as verified; the same one again is
+    recognised by ``(channel, gateway_trade_no, status)`` and changes nothing."""
+
+    channel = models.CharField(max_length=20)
+    out_trade_no = models.CharField(max_length=40)
+    gateway_trade_no = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    amount = models.DecimalField(**MONEY)
+    raw = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "gateway_trade_no", "status"],
+                name="payment_notification_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.gateway_trade_no} {self.status}"
+
+
+class Invoice(models.Model):
+    """The invoice of a paid bill: ``YD`` + 10 digits, printed at a window on request."""
+
+    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="invoice")
+    number = models.CharField(max_length=12, unique=True)
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+
+    def __str__(self) -> str:
+        return self.number
+
+
 class CreditEntryKind(models.TextChoices):
     HOLD = "hold", _("Charge held")
     RELEASE = "release", _("Charge voided")
@@ -241,6 +349,7 @@ class CreditEntry(AppendOnlyModel):
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, related_name="+")
     charge = models.ForeignKey(Charge, on_delete=models.PROTECT, null=True, related_name="+")
     bill = models.ForeignKey(Bill, on_delete=models.PROTECT, null=True, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, related_name="+")
     actor = models.CharField(max_length=100)  # "api-key:<prefix>", "user:<id>", "system"
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -124,6 +124,7 @@ def credit_move(
     visit: Visit | None = None,
     charge: Charge | None = None,
     bill: Bill | None = None,
+    payment=None,
 ) -> None:
     """Record one movement of a locked credit line and update its ``used`` cache."""
     if amount == 0:
@@ -135,6 +136,7 @@ def credit_move(
         visit=visit,
         charge=charge,
         bill=bill,
+        payment=payment,
         actor=actor,
     )
     line.used += amount

@@ -212,6 +212,9 @@ PAYMENT_LINK_VALID_AFTER_DUE = timedelta(days=env.int("PAYMENT_LINK_VALID_DAYS",
 # How long a verified phone may see a settlement page before asking for a new code.
 PAYMENT_SESSION_SECONDS = 1800
 
+# The channels patients see, in the hospital's order (sandbox: the built-in test channel).
+PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"])
+
 # --- The HIS API ------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -16,7 +16,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("billing.api.urls")),
-    path("p/", include("billing.pay.urls")),
+    path("", include("billing.pay.urls")),
     path("sms/twilio/status/", twilio_status, name="twilio-status"),
     path("healthz", health, name="health"),
 ]

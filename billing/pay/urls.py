@@ -4,8 +4,12 @@ from billing.pay import views
 
 app_name = "pay"
 urlpatterns = [
-    path("<str:token>", views.link_page, name="link"),
-    path("<str:token>/code/", views.send_code, name="code"),
-    path("<str:token>/verify/", views.verify_code, name="verify"),
-    path("<str:token>/bill/", views.bill_page, name="bill"),
+    path("p/<str:token>", views.link_page, name="link"),
+    path("p/<str:token>/code/", views.send_code, name="code"),
+    path("p/<str:token>/verify/", views.verify_code, name="verify"),
+    path("p/<str:token>/bill/", views.bill_page, name="bill"),
+    path("p/<str:token>/pay/", views.pay, name="pay"),
+    path("p/<str:token>/receipt/", views.receipt_page, name="receipt"),
+    path("pay/sandbox/<str:out_trade_no>/", views.sandbox_checkout, name="sandbox"),
+    path("pay/notify/<str:channel>/", views.notify, name="notify"),
 ]

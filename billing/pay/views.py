@@ -5,6 +5,7 @@
 2. With the right code, the settlement page (结算清单) for the rest of the session.
 """
 
+import logging
 import time
 
 from django.conf import settings
@@ -12,11 +13,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.models import BillStatus, PaymentLink
+from billing.gateways import ForgedNotification, get_gateway
+from billing.gateways.sandbox import SandboxGateway
+from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
+from billing.payments import payment_notified, payment_start
 from creditcare.errors import DomainError
 from notifications.codes import code_check, code_send
+
+logger = logging.getLogger(__name__)
 
 
 def _link(token: str) -> PaymentLink | None:
@@ -40,7 +48,7 @@ def _unusable(request: HttpRequest, link: PaymentLink | None) -> HttpResponse | 
     if link is None:
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
     if link.bill.status == BillStatus.PAID:
-        return render(request, "pay/gone.html", {"reason": "paid", "bill": link.bill})
+        return render(request, "pay/gone.html", {"reason": "paid", "link": link})
     if link.expires_at <= timezone.now():
         return render(request, "pay/gone.html", {"reason": "expired"}, status=410)
     return None
@@ -110,4 +118,76 @@ def bill_page(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("pay:link", token)
     bill = link.bill
     charges = bill.visit.charges.filter(void__isnull=True).order_by("pk")
-    return render(request, "pay/bill.html", {"link": link, "bill": bill, "charges": charges})
+    return render(
+        request,
+        "pay/bill.html",
+        {"link": link, "bill": bill, "charges": charges, "channels": settings.PAYMENT_CHANNELS},
+    )
+
+
+@require_POST
+def pay(request: HttpRequest, token: str) -> HttpResponse:
+    link = _link(token)
+    refusal = _unusable(request, link)
+    if refusal:
+        return refusal
+    if not _verified(request, link):
+        return redirect("pay:link", token)
+    try:
+        _payment, url = payment_start(link=link, channel=request.POST.get("channel", ""))
+    except DomainError as error:
+        return render(
+            request, "pay/gone.html", {"reason": "error", "message": error.message}, status=400
+        )
+    return redirect(url)
+
+
+def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The receipt and invoice details (the link in the payment SMS)."""
+    link = _link(token)
+    if link is None or link.bill.status != BillStatus.PAID or not hasattr(link.bill, "invoice"):
+        return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
+    bill = link.bill
+    charges = bill.visit.charges.filter(void__isnull=True).order_by("pk")
+    return render(request, "pay/receipt.html", {"bill": bill, "charges": charges})
+
+
+def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
+    """The sandbox channel's own checkout page (a real channel's page is at the channel)."""
+    payment = (
+        Payment.objects.select_related("bill__payment_link", "bill__institution")
+        .filter(channel="sandbox", out_trade_no=out_trade_no, status=PaymentStatus.PENDING)
+        .first()
+    )
+    if payment is None:
+        return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
+    return render(
+        request,
+        "pay/sandbox.html",
+        {
+            "payment": payment,
+            "forms": SandboxGateway().checkout_forms(payment),
+            "return_to": reverse("pay:receipt", args=[payment.bill.payment_link.token]),
+            "back_to": reverse("pay:bill", args=[payment.bill.payment_link.token]),
+        },
+    )
+
+
+@csrf_exempt
+@require_POST
+def notify(request: HttpRequest, channel: str) -> HttpResponse:
+    """Asynchronous notifications of every channel. Verified before anything is read; the
+    answer ``success`` tells the channel to stop re-sending."""
+    try:
+        gateway = get_gateway(channel)
+        notification = gateway.parse_notification(request.POST)
+        payment_notified(channel=channel, notification=notification)
+    except KeyError:
+        return HttpResponse("unknown channel", status=404)
+    except ForgedNotification as error:
+        logger.warning("refused %s notification: %s", channel, error)
+        return HttpResponse("fail", status=400)
+    return_to = request.POST.get("return_to", "")
+    if channel == "sandbox" and url_has_allowed_host_and_scheme(return_to, allowed_hosts=None):
+        return redirect(return_to)  # the sandbox's buttons are in the patient's browser
+    return HttpResponse("success")

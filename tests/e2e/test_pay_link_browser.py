@@ -1,5 +1,6 @@
 """The patient's path in a real browser (Chromium, headless, a phone's screen): the SMS link
-from the outbox, ask for the code, type it, see the settlement page.
+from the outbox, ask for the code, type it, see the settlement page, pay in the sandbox
+channel, see the receipt with the invoice number (also in the receipt SMS).
 
 Needs Debian's chromium (`.ci/run` installs it) and PostgreSQL (the live server needs a
 transactional database, which the SQLite append-only triggers refuse to flush).
@@ -142,4 +143,15 @@ def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
         assert "结算清单" in text and "阿莫西林胶囊" in text
         assert page.inner_text("[data-self-pay]") == "¥10.00"
         assert "24 × ¥0.45" in text
+
+        with page.expect_navigation():
+            page.click("button[data-channel=sandbox]")
+        page.screenshot(path=SCREENSHOTS / "3-checkout.png", full_page=True)
+        with page.expect_navigation():
+            page.click("button[data-status=PAID]")
+        page.screenshot(path=SCREENSHOTS / "4-receipt.png", full_page=True)
+        invoice = page.inner_text("[data-invoice]")
+        assert re.fullmatch(r"YD\d{10}", invoice)
+        receipt_sms = SmsMessage.objects.get(template="payment_received").body
+        assert invoice in receipt_sms
         browser.close()

@@ -1,0 +1,154 @@
+"""Paying bills: starting a payment at a channel and acting on the channel's notifications.
+
+Lock order as everywhere: the credit line, then the bill, then the payment. A notification
+is acted on once: its ``(channel, gateway_trade_no, status)`` is recorded in the same
+transaction as its effect, so the same notification again changes nothing, and a late
+``failed`` after a ``succeeded`` changes nothing either.
+"""
+
+import logging
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed
+
+from accounts.models import CreditLine
+from billing.gateways import ForgedNotification, Notification, get_gateway
+from billing.models import (
+    Bill,
+    BillStatus,
+    CreditEntryKind,
+    Invoice,
+    Payment,
+    PaymentLink,
+    PaymentNotification,
+    PaymentStatus,
+)
+from billing.services import credit_move
+from creditcare.errors import DomainError
+from notifications.services import sms_queue
+
+logger = logging.getLogger(__name__)
+
+
+def _lock_bill(bill_id: int) -> tuple[CreditLine, Bill]:
+    line_id = Bill.objects.values_list("credit_line_id", flat=True).get(pk=bill_id)
+    line = CreditLine.objects.select_for_update().get(pk=line_id)
+    return line, Bill.objects.select_for_update().get(pk=bill_id)
+
+
+def payment_start(*, link: PaymentLink, channel: str) -> tuple[Payment, str]:
+    """Record a payment of the bill's amount due and return where to send the patient."""
+    try:
+        gateway = get_gateway(channel)
+    except KeyError:
+        raise DomainError("unknown_channel", _("This payment method is not available.")) from None
+    with transaction.atomic():
+        _line, bill = _lock_bill(link.bill_id)
+        if bill.status != BillStatus.UNPAID:
+            raise DomainError("bill_paid", _("This bill is already paid."))
+        payment = Payment(
+            bill=bill,
+            channel=channel,
+            out_trade_no=f"CC{secrets.token_hex(12)}",
+            amount=bill.amount_due,
+        )
+        payment.start()
+        payment.save()
+    return payment, gateway.checkout_url(payment)
+
+
+def payment_notified(*, channel: str, notification: Notification) -> Payment:
+    """Act on a verified notification. Raises ``ForgedNotification`` if it does not fit."""
+    payment = Payment.objects.filter(
+        channel=channel, out_trade_no=notification.out_trade_no
+    ).first()
+    if payment is None:
+        raise ForgedNotification(f"no payment {notification.out_trade_no!r} of ours")
+    if notification.amount != payment.amount:
+        raise ForgedNotification(f"amount {notification.amount} is not {payment.amount}")
+    with transaction.atomic():
+        line, bill = _lock_bill(payment.bill_id)
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        try:
+            with transaction.atomic():
+                PaymentNotification.objects.create(
+                    channel=channel,
+                    out_trade_no=notification.out_trade_no,
+                    gateway_trade_no=notification.gateway_trade_no,
+                    status=notification.status,
+                    amount=notification.amount,
+                    raw=notification.raw,
+                )
+        except IntegrityError:
+            return payment  # the same notification again
+        if notification.status == PaymentStatus.SUCCEEDED:
+            _succeed(line=line, bill=bill, payment=payment, notification=notification)
+        else:
+            transition = getattr(
+                payment, "fail" if notification.status == PaymentStatus.FAILED else "cancel"
+            )
+            if can_proceed(transition):  # a late "failed" after "succeeded" changes nothing
+                transition()
+                payment.save(update_fields=["status"])
+    return payment
+
+
+def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: Notification):
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return
+    # The channel took the money: that is a fact even after a "failed" or "cancelled".
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.gateway_trade_no = notification.gateway_trade_no
+    payment.succeeded_at = timezone.now()
+    if bill.status != BillStatus.UNPAID:
+        payment.duplicate = True  # paid twice: finance refunds it (refunds: the next issue)
+        logger.warning("duplicate payment %s for bill %s", payment.out_trade_no, bill.pk)
+    payment.save(update_fields=["status", "gateway_trade_no", "succeeded_at", "duplicate"])
+    if payment.duplicate:
+        return
+    bill.mark_paid()
+    bill.paid_at = payment.succeeded_at
+    bill.save(update_fields=["status", "paid_at"])
+    credit_move(
+        line=line,
+        kind=CreditEntryKind.PAYMENT,
+        amount=-bill.self_pay,
+        actor=f"payment:{payment.channel}",
+        bill=bill,
+        payment=payment,
+    )
+    invoice = invoice_issue(bill=bill)
+    patient = bill.patient
+    sms_queue(
+        to=patient.phone,
+        template="payment_received",
+        context={
+            "patient_name": patient.name,
+            "paid_at": bill.paid_at,
+            "total": bill.total,
+            "insurance": bill.insurance_fund + bill.personal_account,
+            "paid": bill.self_pay,
+            "invoice": invoice.number,
+            "link": settings.PUBLIC_BASE_URL.rstrip("/")
+            + reverse("pay:receipt", args=[bill.payment_link.token]),
+        },
+        dedup_key=f"bill-paid:{bill.pk}",
+    )
+
+
+def invoice_issue(*, bill: Bill) -> Invoice:
+    """``YD`` + 10 random digits, unique (a collision draws again)."""
+    while True:
+        try:
+            with transaction.atomic():
+                return Invoice.objects.create(
+                    bill=bill, number=f"YD{secrets.randbelow(10**10):010d}"
+                )
+        except IntegrityError:
+            if Invoice.objects.filter(bill=bill).exists():
+                return bill.invoice

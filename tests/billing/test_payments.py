@@ -1,0 +1,124 @@
+"""Paying a bill through the sandbox channel: notifications verified, acted on once."""
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from billing.gateways.sandbox import SandboxGateway
+from billing.models import BillStatus, CreditEntry, Payment, PaymentNotification, PaymentStatus
+from notifications.models import SmsMessage
+from tests.billing.test_api import assert_credit_consistent, outpatient
+from tests.billing.test_pay_link import link, sent_code  # noqa: F401 - the link fixture
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def verified(client, link):  # noqa: F811
+    client.post(f"/p/{link.token}/code/")
+    client.post(f"/p/{link.token}/verify/", {"code": sent_code()})
+    return client
+
+
+def start(client, link) -> Payment:  # noqa: F811
+    response = client.post(f"/p/{link.token}/pay/", {"channel": "sandbox"})
+    assert response.status_code == 302
+    payment = Payment.objects.latest("pk")
+    assert response["Location"] == f"/pay/sandbox/{payment.out_trade_no}/"
+    return payment
+
+
+def notification(payment, status="PAID", **change) -> dict:
+    form = next(f for f in SandboxGateway().checkout_forms(payment) if f["trade_status"] == status)
+    return {**form, **change}
+
+
+def test_paying_marks_the_bill_paid_releases_credit_and_sends_the_receipt(verified, link, card):  # noqa: F811
+    payment = start(verified, link)
+    checkout = verified.get(f"/pay/sandbox/{payment.out_trade_no}/")
+    assert checkout.status_code == 200 and "35.00" in checkout.content.decode()
+
+    response = verified.post("/pay/notify/sandbox/", notification(payment))
+
+    assert response.status_code == 200 and response.content == b"success"
+    payment.refresh_from_db()
+    bill = payment.bill
+    assert (payment.status, bill.status) == (PaymentStatus.SUCCEEDED, BillStatus.PAID)
+    assert outpatient(card).used == 0
+    assert_credit_consistent(card)
+    assert re.fullmatch(r"YD\d{10}", bill.invoice.number)
+    receipt = SmsMessage.objects.get(template="payment_received")
+    assert bill.invoice.number in receipt.body and "35.00" in receipt.body
+    assert f"/p/{link.token}/receipt/" in receipt.body
+    page = verified.get(f"/p/{link.token}/receipt/").content.decode()
+    assert bill.invoice.number in page
+    assert verified.get(f"/p/{link.token}").status_code == 200  # "paid" page now
+
+
+def test_a_notification_replayed_three_times_acts_once(verified, link):  # noqa: F811
+    payment = start(verified, link)
+    paid = notification(payment)
+    for _ in range(3):
+        assert verified.post("/pay/notify/sandbox/", paid).content == b"success"
+    assert PaymentNotification.objects.count() == 1
+    assert CreditEntry.objects.filter(kind="payment").count() == 1
+    assert SmsMessage.objects.filter(template="payment_received").count() == 1
+
+
+def test_a_late_failure_after_success_changes_nothing(verified, link):  # noqa: F811
+    payment = start(verified, link)
+    verified.post("/pay/notify/sandbox/", notification(payment))
+    verified.post("/pay/notify/sandbox/", notification(payment, "FAILED"))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert payment.bill.status == BillStatus.PAID
+
+
+def test_a_cancelled_payment_leaves_the_bill_due(verified, link, card):  # noqa: F811
+    payment = start(verified, link)
+    verified.post("/pay/notify/sandbox/", notification(payment, "CLOSED"))
+    payment.refresh_from_db()
+    assert (payment.status, payment.bill.status) == (PaymentStatus.CANCELLED, BillStatus.UNPAID)
+    assert outpatient(card).used == Decimal("35.00")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sign": "0" * 64},
+        {"amount": "0.01"},
+        {"out_trade_no": "CCnotours"},
+        {"trade_status": "WHATEVER"},
+    ],
+    ids=["bad-signature", "wrong-amount", "foreign-order", "unknown-status"],
+)
+def test_forged_notifications_are_refused_and_change_nothing(verified, link, card, change):  # noqa: F811
+    payment = start(verified, link)
+    response = verified.post("/pay/notify/sandbox/", notification(payment, **change))
+    assert response.status_code == 400
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert payment.bill.status == BillStatus.UNPAID
+    assert not PaymentNotification.objects.exists()
+    assert outpatient(card).used == Decimal("35.00")
+
+
+def test_a_second_payment_for_a_paid_bill(verified, link, card):  # noqa: F811
+    first, second = start(verified, link), start(verified, link)
+    verified.post("/pay/notify/sandbox/", notification(first))
+    # A new payment cannot even start now...
+    response = verified.post(f"/p/{link.token}/pay/", {"channel": "sandbox"})
+    assert response.status_code == 200  # the "paid" page
+    # ...and one that was already at the checkout is recorded as a duplicate, not paid twice.
+    verified.post("/pay/notify/sandbox/", notification(second))
+    second.refresh_from_db()
+    assert second.status == PaymentStatus.SUCCEEDED and second.duplicate
+    assert CreditEntry.objects.filter(kind="payment").count() == 1
+    assert outpatient(card).used == 0
+    assert SmsMessage.objects.filter(template="payment_received").count() == 1
+
+
+def test_paying_needs_the_code_first(client, link):  # noqa: F811
+    assert client.post(f"/p/{link.token}/pay/", {"channel": "sandbox"}).status_code == 302
+    assert not Payment.objects.exists()
