@@ -1,0 +1,72 @@
+"""Two payments for one bill land at the same moment (PostgreSQL, real threads)."""
+
+from decimal import Decimal
+
+import pytest
+
+from accounts import services as account_services
+from billing import services
+from billing.gateways.sandbox import SandboxGateway
+from billing.models import BillStatus, CreditEntry, PaymentLink, PaymentStatus
+from billing.payments import payment_notified, payment_start
+from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
+from tests.threads import postgres_only, run_together
+
+pytestmark = [pytest.mark.django_db(transaction=True), postgres_only]
+
+
+def test_two_successful_payments_at_once_pay_the_bill_once():
+    hospital = InstitutionFactory()
+    patient = PatientFactory()
+    account_services.agreement_sign(
+        patient=patient, institution=hospital, actor=StaffFactory(institution=hospital)
+    )
+    visit, _ = services.visit_open(
+        institution=hospital,
+        api_key=None,
+        citizen_card=patient.citizen_card,
+        kind="outpatient",
+        his_visit_id="RACE",
+    )
+    one = Decimal("1")
+    services.charges_post(
+        visit_id=visit.pk,
+        institution=hospital,
+        api_key=None,
+        lines=[
+            services.ChargeLine(
+                "1", "A", "x", "lab", one, Decimal("50"), Decimal("50.00"), Decimal("50.00")
+            )
+        ],
+    )
+    services.visit_close(
+        visit_id=visit.pk,
+        institution=hospital,
+        api_key=None,
+        settlement=services.Settlement(
+            Decimal("50.00"), Decimal("20.00"), Decimal("0.00"), Decimal("30.00"), Decimal("0.00")
+        ),
+    )
+    link = PaymentLink.objects.get()
+    payments = [payment_start(link=link, channel="sandbox")[0] for _ in range(2)]
+    gateway = SandboxGateway()
+    notes = [
+        gateway.parse_notification(
+            next(f for f in gateway.checkout_forms(p) if f["trade_status"] == "PAID")
+        )
+        for p in payments
+    ]
+
+    run_together(*[lambda n=n: payment_notified(channel="sandbox", notification=n) for n in notes])
+
+    for payment in payments:
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.SUCCEEDED
+    assert sorted(p.duplicate for p in payments) == [False, True]
+    bill = link.bill
+    bill.refresh_from_db()
+    assert bill.status == BillStatus.PAID
+    assert CreditEntry.objects.filter(kind="payment").count() == 1
+    line = bill.credit_line
+    line.refresh_from_db()
+    assert line.used == 0
