@@ -1,11 +1,13 @@
 """The patient's path in a real browser (Chromium, headless, a phone's screen): the SMS link
 from the outbox, ask for the code, type it, see the settlement page, pay in the sandbox
-channel, see the receipt with the invoice number (also in the receipt SMS).
+channel, see the receipt with the invoice number (also in the receipt SMS), then sign in to
+``/me/`` with the phone and see the paid bill and the credit back.
 
 Needs Debian's chromium (`.ci/run` installs it) and PostgreSQL (the live server needs a
 transactional database, which the SQLite append-only triggers refuse to flush).
 """
 
+import datetime as dt
 import re
 import shutil
 from decimal import Decimal
@@ -13,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from accounts import services as account_services
 from billing import services
-from notifications.models import SmsMessage
+from notifications.models import SmsMessage, VerificationCode
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 from tests.threads import postgres_only
 
@@ -154,4 +157,22 @@ def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
         assert re.fullmatch(r"YD\d{10}", invoice)
         receipt_sms = SmsMessage.objects.get(template="payment_received").body
         assert invoice in receipt_sms
+
+        # The patient's own page: phone, code, and the paid bill with its invoice. (A minute
+        # passes first: one phone gets one code a minute.)
+        VerificationCode.objects.update(created_at=timezone.now() - dt.timedelta(minutes=2))
+        page.goto(server.url + "/me/")
+        page.fill("#phone", "13812345678")
+        with page.expect_navigation():
+            page.click("button.secondary")
+        me_code = re.search(
+            r"\d{6}",
+            SmsMessage.objects.filter(template="verification_code").latest("pk").body,
+        ).group(0)
+        page.fill("#code", me_code)
+        with page.expect_navigation():
+            page.click("button[type=submit]:not(.secondary)")
+        page.screenshot(path=SCREENSHOTS / "5-me.png", full_page=True)
+        assert invoice in page.inner_text("[data-bill=paid]")
+        assert page.inner_text("[data-available=outpatient]") == "¥300.00"
         browser.close()

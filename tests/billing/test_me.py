@@ -1,0 +1,63 @@
+"""The patient's own page: sign in with the phone and a code, see credit, visits, bills."""
+
+import re
+
+import pytest
+
+from notifications.models import SmsMessage
+from tests.billing.test_api import settlement
+from tests.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_in(client, phone) -> None:
+    client.post("/me/code/", {"phone": phone})
+    body = SmsMessage.objects.filter(template="verification_code").latest("pk").body
+    code = re.search(r"\b\d{6}\b", body).group(0)
+    assert client.post("/me/verify/", {"phone": phone, "code": code}).status_code == 302
+
+
+def test_me_shows_credit_running_bill_and_bills(client, his, card, signed_patient):
+    patient = signed_patient.patient
+    running = his.open_visit(card, his_visit_id="OPEN")
+    his.charge(running["id"], "L1", "12.00", item_name="挂号费")
+    closed = his.open_visit(card, his_visit_id="DONE")
+    his.charge(closed["id"], "L1", "50.00")
+    his.post(f"visits/{closed['id']}/close/", settlement("50.00", "20.00"))
+
+    assert "Send me a code" in client.get("/me/").content.decode()  # signed out: the form
+    sign_in(client, patient.phone.as_national)
+    page = client.get("/me/").content.decode()
+
+    assert patient.name in page
+    assert "挂号费" in page  # the running bill, charge by charge
+    assert 'data-available="outpatient">¥268.00' in page  # 300 - 12 held - 20 due
+    assert 'data-bill="unpaid"' in page and "/p/" in page
+
+
+def test_an_unknown_number_gets_the_same_answer_and_no_sms(client):
+    response = client.post("/me/code/", {"phone": "13900001111"})
+    assert response.status_code == 200
+    assert "If this number is signed up" in response.content.decode()
+    assert not SmsMessage.objects.exists()
+
+
+def test_me_shows_only_the_signed_in_phone(client, signed_patient, hospital, window_clerk):
+    from accounts import services
+
+    other = PatientFactory(name="别人")
+    services.agreement_sign(patient=other, institution=hospital, actor=window_clerk)
+    sign_in(client, str(signed_patient.patient.phone))
+    page = client.get("/me/").content.decode()
+    assert signed_patient.patient.name in page and "别人" not in page
+    client.post("/me/sign-out/")
+    assert signed_patient.patient.name not in client.get("/me/").content.decode()
+
+
+def test_a_wrong_code_does_not_sign_in(client, signed_patient):
+    phone = str(signed_patient.patient.phone)
+    client.post("/me/code/", {"phone": phone})
+    response = client.post("/me/verify/", {"phone": phone, "code": "not-it"})
+    assert response.status_code == 400
+    assert signed_patient.patient.name not in client.get("/me/").content.decode()
