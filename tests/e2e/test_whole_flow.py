@@ -1,0 +1,104 @@
+"""The whole flow with a real Celery worker on Redis and Twilio played by a local server:
+close a visit -> the SMS goes out through the Twilio backend -> the link works -> paid ->
+the receipt SMS goes out -> the credit is available again."""
+
+import re
+import time
+from decimal import Decimal
+from urllib.parse import parse_qs
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.test import Client
+
+from accounts import services as account_services
+from accounts.models import CreditLine
+from billing.gateways.sandbox import SandboxGateway
+from billing.models import BillStatus, Payment
+from creditcare.celery import app
+from notifications.models import SmsMessage, SmsStatus
+from tests.billing.test_api import settlement
+from tests.conftest import His
+from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
+from tests.fake_http import Answer, FakeServer
+from tests.threads import postgres_only
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    postgres_only,
+    pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (REDIS_URL)"),
+]
+
+
+def wait_for(predicate, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def twilio(settings):
+    sent = []
+
+    def respond(request):
+        form = parse_qs(request.body.decode())
+        sent.append(form["Body"][0])
+        return Answer(201, {"sid": f"SM{len(sent):032d}", "status": "queued"})
+
+    with FakeServer() as server:
+        server.respond = respond
+        settings.SMS_BACKEND = "twilio"
+        settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+        settings.TWILIO_AUTH_TOKEN = "token"
+        settings.TWILIO_FROM = "+15005550006"
+        settings.TWILIO_API_BASE_URL = server.url
+        yield sent
+
+
+@pytest.fixture
+def worker():
+    app.conf.task_always_eager = False
+    app.control.purge()
+    with start_worker(app, perform_ping_check=False, loglevel="error", shutdown_timeout=20):
+        yield
+    app.conf.task_always_eager = True
+
+
+def test_close_to_paid_with_a_real_worker_and_twilio(twilio, worker):
+    hospital = InstitutionFactory(name="第一人民医院")
+    patient = PatientFactory(phone="+8613812345678")
+    account_services.agreement_sign(
+        patient=patient, institution=hospital, actor=StaffFactory(institution=hospital)
+    )
+    _api_key, key = account_services.api_key_create(institution=hospital, name="HIS")
+    his = His(hospital, key)
+    visit = his.open_visit(patient.citizen_card)
+    his.charge(visit["id"], "L1", "80.00")
+    his.post(f"visits/{visit['id']}/close/", settlement("80.00", "30.00"))
+
+    # The visit-ended SMS leaves through the worker and the Twilio client.
+    assert wait_for(lambda: any("/p/" in body for body in twilio)), twilio
+    link_path = re.search(r"/p/[A-Za-z0-9_-]+", next(b for b in twilio if "/p/" in b)).group(0)
+
+    patient_phone = Client()
+    assert patient_phone.get(link_path).status_code == 200
+    patient_phone.post(f"{link_path}/code/")
+    assert wait_for(lambda: any("验证码" in body for body in twilio))
+    code = re.search(r"\d{6}", next(b for b in twilio if "验证码" in b)).group(0)
+    assert patient_phone.post(f"{link_path}/verify/", {"code": code}).status_code == 302
+    patient_phone.post(f"{link_path}/pay/", {"channel": "sandbox"})
+    payment = Payment.objects.get()
+    paid = next(f for f in SandboxGateway().checkout_forms(payment) if f["trade_status"] == "PAID")
+    assert patient_phone.post("/pay/notify/sandbox/", paid).status_code == 200
+
+    assert wait_for(lambda: any("YD" in body for body in twilio)), twilio
+    payment.bill.refresh_from_db()
+    assert payment.bill.status == BillStatus.PAID
+    line = CreditLine.objects.get(patient=patient, pool="outpatient")
+    assert line.available == Decimal("300.00")
+    assert all(m.status == SmsStatus.SENT for m in SmsMessage.objects.all())
+    assert len(twilio) == SmsMessage.objects.count() == 4  # started, ended, code, receipt
