@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
 
-from accounts.models import CreditLine, Institution, Patient
+from accounts.models import CreditLine, Institution
 from billing.models import Bill, Charge, CreditEntry, Visit
 from billing.services import agreement_refusal, patient_for_card
 from creditcare.errors import DomainError
@@ -64,7 +64,3 @@ def bill_list(
 def credit_used_from_entries(*, line: CreditLine) -> Decimal:
     """What ``line.used`` must be, recomputed from the credit entries."""
     return money_sum(CreditEntry.objects.filter(credit_line=line), "amount")
-
-
-def patient_visits(*, patient: Patient) -> QuerySet[Visit]:
-    return patient.visits.select_related("institution").order_by("-started_at")

@@ -17,10 +17,6 @@ def floor_to_yuan(amount: Decimal) -> Decimal:
     return Decimal(amount).quantize(YUAN, rounding=ROUND_DOWN).quantize(CENT)
 
 
-def format_cny(amount: Decimal) -> str:
-    return f"¥{quantize(amount):,.2f}"
-
-
 def money_sum(queryset, field: str) -> Decimal:
     """SUM of a money column, exact to the cent (SQLite sums decimals as floats)."""
     from django.db.models import Sum
