@@ -64,3 +64,8 @@ def bill_list(
 def credit_used_from_entries(*, line: CreditLine) -> Decimal:
     """What ``line.used`` must be, recomputed from the credit entries."""
     return money_sum(CreditEntry.objects.filter(credit_line=line), "amount")
+
+
+def live_charges(*, visit: Visit) -> QuerySet[Charge]:
+    """The charges of a visit that were not voided, in the order they were posted."""
+    return visit.charges.filter(void__isnull=True).order_by("pk")

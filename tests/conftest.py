@@ -120,3 +120,17 @@ def _forget_cached_api_keys():
     from accounts.selectors import _api_key_cache
 
     _api_key_cache.clear()
+
+
+@pytest.fixture
+def celery_worker_on_redis():
+    """A real Celery worker (in a thread) consuming the app's broker; tasks stop being eager."""
+    from celery.contrib.testing.worker import start_worker
+
+    from creditcare.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+    with start_worker(app, perform_ping_check=False, loglevel="error", shutdown_timeout=20):
+        yield
+    app.conf.task_always_eager = True

@@ -1,6 +1,7 @@
 """Real threads for race tests: each runs with its own database connection."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -32,3 +33,13 @@ def run_together(*calls):
     for thread in threads:
         thread.join(timeout=30)
     return results
+
+
+def wait_for(predicate, seconds: float = 20.0) -> bool:
+    """Poll ``predicate`` until it holds (a real worker or thread is doing the work)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Patient
 from billing.models import VisitStatus
+from billing.selectors import live_charges
 from creditcare.errors import DomainError
 from notifications.codes import code_check, code_send
 
@@ -60,10 +61,7 @@ def me_page(request: HttpRequest) -> HttpResponse:
                 "lines": sorted(
                     patient.credit_lines.all(), key=lambda line: line.pool != "outpatient"
                 ),
-                "open_visits": [
-                    (visit, visit.charges.filter(void__isnull=True).order_by("pk"))
-                    for visit in open_visits
-                ],
+                "open_visits": [(visit, live_charges(visit=visit)) for visit in open_visits],
                 "bills": bills,
             }
         )

@@ -5,6 +5,7 @@
 2. With the right code, the settlement page (结算清单) for the rest of the session.
 """
 
+import functools
 import logging
 import time
 
@@ -21,6 +22,7 @@ from billing.gateways import ForgedNotification, get_gateway
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
 from billing.payments import payment_notified, payment_start
+from billing.selectors import live_charges
 from creditcare.errors import DomainError
 from notifications.codes import code_check, code_send
 
@@ -58,13 +60,30 @@ def _purpose(link: PaymentLink) -> str:
     return f"pay:{link.pk}"
 
 
-def link_page(request: HttpRequest, token: str, error: str = "") -> HttpResponse:
-    link = _link(token)
-    refusal = _unusable(request, link)
-    if refusal:
-        return refusal
+def with_link(*, verified: bool = False):
+    """Resolve ``token`` to a usable link (or answer why not); with ``verified``, the session
+    must have passed the code for it."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, token: str, **kwargs) -> HttpResponse:
+            link = _link(token)
+            refusal = _unusable(request, link)
+            if refusal:
+                return refusal
+            if verified and not _verified(request, link):
+                return redirect("pay:link", token)
+            return view(request, link, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@with_link()
+def link_page(request: HttpRequest, link: PaymentLink, error: str = "") -> HttpResponse:
     if _verified(request, link):
-        return redirect("pay:bill", token)
+        return redirect("pay:bill", link.token)
     bill = link.bill
     return render(
         request,
@@ -81,43 +100,32 @@ def link_page(request: HttpRequest, token: str, error: str = "") -> HttpResponse
 
 
 @require_POST
-def send_code(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link(token)
-    refusal = _unusable(request, link)
-    if refusal:
-        return refusal
+@with_link()
+def send_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     try:
         code_send(phone=str(link.bill.patient.phone), purpose=_purpose(link))
     except DomainError as error:
-        return link_page(request, token, error=error.message)
-    return redirect(reverse("pay:link", args=[token]) + "?sent=1")
+        return link_page(request, link.token, error=error.message)
+    return redirect(reverse("pay:link", args=[link.token]) + "?sent=1")
 
 
 @require_POST
-def verify_code(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link(token)
-    refusal = _unusable(request, link)
-    if refusal:
-        return refusal
+@with_link()
+def verify_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     code = request.POST.get("code", "")
     try:
         code_check(phone=str(link.bill.patient.phone), purpose=_purpose(link), code=code[:12])
     except DomainError as error:
-        return link_page(request, token, error=error.message)
+        return link_page(request, link.token, error=error.message)
     request.session.cycle_key()
     request.session[_session_key(link)] = time.time() + settings.PAYMENT_SESSION_SECONDS
-    return redirect("pay:bill", token)
+    return redirect("pay:bill", link.token)
 
 
-def bill_page(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link(token)
-    refusal = _unusable(request, link)
-    if refusal:
-        return refusal
-    if not _verified(request, link):
-        return redirect("pay:link", token)
+@with_link(verified=True)
+def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     bill = link.bill
-    charges = bill.visit.charges.filter(void__isnull=True).order_by("pk")
+    charges = live_charges(visit=bill.visit)
     return render(
         request,
         "pay/bill.html",
@@ -126,13 +134,8 @@ def bill_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
-def pay(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link(token)
-    refusal = _unusable(request, link)
-    if refusal:
-        return refusal
-    if not _verified(request, link):
-        return redirect("pay:link", token)
+@with_link(verified=True)
+def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     try:
         _payment, url = payment_start(link=link, channel=request.POST.get("channel", ""))
     except DomainError as error:
@@ -148,8 +151,9 @@ def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
     if link is None or link.bill.status != BillStatus.PAID or not hasattr(link.bill, "invoice"):
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
     bill = link.bill
-    charges = bill.visit.charges.filter(void__isnull=True).order_by("pk")
-    return render(request, "pay/receipt.html", {"bill": bill, "charges": charges})
+    return render(
+        request, "pay/receipt.html", {"bill": bill, "charges": live_charges(visit=bill.visit)}
+    )
 
 
 def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:

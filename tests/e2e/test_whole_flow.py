@@ -3,12 +3,10 @@ close a visit -> the SMS goes out through the Twilio backend -> the link works -
 the receipt SMS goes out -> the credit is available again."""
 
 import re
-import time
 from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.test import Client
 
@@ -16,28 +14,18 @@ from accounts import services as account_services
 from accounts.models import CreditLine
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import BillStatus, Payment
-from creditcare.celery import app
 from notifications.models import SmsMessage, SmsStatus
 from tests.billing.test_api import settlement
 from tests.conftest import His
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 from tests.fake_http import Answer, FakeServer
-from tests.threads import postgres_only
+from tests.threads import postgres_only, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     postgres_only,
     pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (REDIS_URL)"),
 ]
-
-
-def wait_for(predicate, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -59,16 +47,7 @@ def twilio(settings):
         yield sent
 
 
-@pytest.fixture
-def worker():
-    app.conf.task_always_eager = False
-    app.control.purge()
-    with start_worker(app, perform_ping_check=False, loglevel="error", shutdown_timeout=20):
-        yield
-    app.conf.task_always_eager = True
-
-
-def test_close_to_paid_with_a_real_worker_and_twilio(twilio, worker):
+def test_close_to_paid_with_a_real_worker_and_twilio(twilio, celery_worker_on_redis):
     hospital = InstitutionFactory(name="第一人民医院")
     patient = PatientFactory(phone="+8613812345678")
     account_services.agreement_sign(

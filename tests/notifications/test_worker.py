@@ -3,15 +3,13 @@
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import transaction
 
-from creditcare.celery import app
 from notifications.backends import locmem
 from notifications.models import SmsMessage, SmsStatus
 from notifications.services import sms_queue
-from tests.threads import postgres_only
+from tests.threads import postgres_only, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -20,25 +18,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def worker():
-    app.conf.task_always_eager = False
-    app.control.purge()
-    with start_worker(app, perform_ping_check=False, loglevel="error", shutdown_timeout=20):
-        yield
-    app.conf.task_always_eager = True
-
-
-def wait_for(predicate, seconds=15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_the_worker_sends_after_commit_exactly_once(worker):
+def test_the_worker_sends_after_commit_exactly_once(celery_worker_on_redis):
     from celery.worker import state
 
     locmem.outbox.clear()
