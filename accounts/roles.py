@@ -40,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_creditscore",
         "billing.view_creditentry",
         "billing.view_payment",
+        "billing.view_refund",
         "billing.view_invoice",
     ],
     # The credit policy and manual limit changes, with reasons.

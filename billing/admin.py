@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin
-from billing.models import Bill, Charge, CreditEntry, Invoice, Payment, Visit
+from billing.models import Bill, Charge, CreditEntry, Invoice, Payment, Refund, Visit
 
 
 class ChargeInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -56,14 +56,32 @@ class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["credit_line__patient"]
 
 
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Refund
+    fields = ["out_refund_no", "amount", "status", "reason", "actor", "created_at", "last_error"]
+    readonly_fields = fields
+    extra = 0
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Payments by channel; duplicates (paid twice) are flagged for finance to refund."""
+    """Payments by channel; a duplicate (a bill paid twice) is refunded automatically and
+    stays flagged here for finance."""
 
     list_display = ["created_at", "bill", "channel", "amount", "status", "duplicate"]
     list_filter = ["status", "channel", "duplicate"]
     search_fields = ["out_trade_no", "gateway_trade_no", "bill__patient__citizen_card"]
     list_select_related = ["bill"]
+    inlines = [RefundInline]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "out_refund_no", "payment", "amount", "status", "reason"]
+    list_filter = ["status", "payment__channel"]
+    search_fields = ["out_refund_no", "payment__out_trade_no", "payment__bill__patient__name"]
+    list_select_related = ["payment"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(Invoice)

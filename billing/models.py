@@ -230,6 +230,12 @@ class PaymentStatus(models.TextChoices):
     SUCCEEDED = "succeeded", _("Succeeded")  # the channel says the money was taken
     FAILED = "failed", _("Failed")  # the channel refused it
     CANCELLED = "cancelled", _("Cancelled")  # the patient gave up
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+
+
+# A payment that took the patient's money: what a refund can give back from.
+MONEY_TAKEN = [PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
 
 
 class Payment(models.Model):
@@ -290,6 +296,66 @@ class Payment(models.Model):
         target=PaymentStatus.CANCELLED,
     )
     def cancel(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED],
+        target=PaymentStatus.PARTIALLY_REFUNDED,
+    )
+    def refund_partially(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED],
+        target=PaymentStatus.REFUNDED,
+    )
+    def refund_fully(self) -> None:
+        pass
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")  # asked of the channel (or about to be)
+    SUCCEEDED = "succeeded", _("Refunded")  # the channel gave the money back
+    FAILED = "failed", _("Failed")  # the channel refused it, or gave up after its retries
+
+
+class Refund(models.Model):
+    """Money going back to the patient from one payment, through the payment's channel.
+    ``out_refund_no`` is ours; channels treat a repeated refund request with the same number
+    as the same refund, so asking again after a lost answer is safe."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    out_refund_no = models.CharField(max_length=40, unique=True)
+    gateway_refund_no = models.CharField(max_length=64, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    reason = models.CharField(_("reason"), max_length=200)
+    actor = models.CharField(_("requested by"), max_length=150)
+    status = FSMField(_("status"), default=RefundStatus.PENDING, choices=RefundStatus.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.out_refund_no}: {self.amount}"
+
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.SUCCEEDED)
+    def succeed(self) -> None:
+        pass
+
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.FAILED)
+    def fail(self) -> None:
         pass
 
 
@@ -385,3 +451,30 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- The sandbox channel's own books ---------------------------------------------------
+# Not ours: what the simulated channel knows, so that querying it, refunding through it and
+# downloading its statement work as they do at a real channel.
+
+
+class SandboxTrade(models.Model):
+    out_trade_no = models.CharField(max_length=40, unique=True)
+    trade_no = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=10)  # the sandbox's words: PAID, FAILED, CLOSED
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.trade_no} {self.status}"
+
+
+class SandboxRefund(models.Model):
+    trade = models.ForeignKey(SandboxTrade, on_delete=models.PROTECT, related_name="refunds")
+    out_refund_no = models.CharField(max_length=40, unique=True)
+    refund_no = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.refund_no} {self.amount}"

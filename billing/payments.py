@@ -6,6 +6,8 @@ transaction as its effect, so the same notification again changes nothing, and a
 ``failed`` after a ``succeeded`` changes nothing either.
 """
 
+import dataclasses
+import datetime as dt
 import logging
 import secrets
 
@@ -17,8 +19,9 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from accounts.models import CreditLine
-from billing.gateways import ForgedNotification, Notification, get_gateway
+from billing.gateways import ForgedNotification, GatewayError, Notification, get_gateway
 from billing.models import (
+    MONEY_TAKEN,
     Bill,
     BillStatus,
     CreditEntryKind,
@@ -28,6 +31,7 @@ from billing.models import (
     PaymentNotification,
     PaymentStatus,
 )
+from billing.refunds import refund_request
 from billing.services import credit_move
 from creditcare.errors import DomainError
 from notifications.services import sms_queue
@@ -44,7 +48,7 @@ def _lock_bill(bill_id: int) -> tuple[CreditLine, Bill]:
 def payment_start(*, link: PaymentLink, channel: str) -> tuple[Payment, str]:
     """Record a payment of the bill's amount due and return where to send the patient."""
     try:
-        gateway = get_gateway(channel)
+        gateway = get_gateway(channel, for_new_payments=True)
     except KeyError:
         raise DomainError("unknown_channel", _("This payment method is not available.")) from None
     with transaction.atomic():
@@ -99,17 +103,23 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
 
 
 def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: Notification):
-    if payment.status == PaymentStatus.SUCCEEDED:
+    if payment.status in MONEY_TAKEN:
         return
     # The channel took the money: that is a fact even after a "failed" or "cancelled".
     payment.status = PaymentStatus.SUCCEEDED
     payment.gateway_trade_no = notification.gateway_trade_no
     payment.succeeded_at = timezone.now()
     if bill.status != BillStatus.UNPAID:
-        payment.duplicate = True  # paid twice: finance refunds it (refunds: the next issue)
+        payment.duplicate = True  # paid twice: given back through its channel at once
         logger.warning("duplicate payment %s for bill %s", payment.out_trade_no, bill.pk)
     payment.save(update_fields=["status", "gateway_trade_no", "succeeded_at", "duplicate"])
     if payment.duplicate:
+        refund_request(
+            payment=payment,
+            amount=payment.amount,
+            reason=_("Duplicate payment: the bill was already paid."),
+            actor="system:duplicate-payment",
+        )
         return
     bill.mark_paid()
     bill.paid_at = payment.succeeded_at
@@ -139,6 +149,45 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: No
         },
         dedup_key=f"bill-paid:{bill.pk}",
     )
+
+
+def payment_query(*, payment: Payment, now: dt.datetime | None = None) -> Payment:
+    """Settle a pending payment by asking its channel, for when the notification is lost:
+    the channel's answer is acted on exactly as its notification would be. A payment the
+    channel still knows nothing of after ``PAYMENT_ABANDONED_MINUTES`` is cancelled.
+    Raises ``GatewayError`` when the channel cannot be reached."""
+    now = now or timezone.now()
+    answer = get_gateway(payment.channel).query(payment)
+    if answer is not None and answer.status != PaymentStatus.PENDING:
+        answer = dataclasses.replace(answer, raw={**answer.raw, "source": "query"})
+        return payment_notified(channel=payment.channel, notification=answer)
+    abandoned = now - dt.timedelta(minutes=settings.PAYMENT_ABANDONED_MINUTES)
+    if answer is None and payment.created_at < abandoned:
+        with transaction.atomic():
+            _lock_bill(payment.bill_id)
+            payment = Payment.objects.select_for_update().get(pk=payment.pk)
+            if can_proceed(payment.cancel):
+                payment.cancel()
+                payment.save(update_fields=["status"])
+                logger.info("payment %s abandoned: unknown to its channel", payment)
+    return payment
+
+
+def payments_settle_pending(*, now: dt.datetime | None = None) -> int:
+    """Query the channel for every payment pending longer than PAYMENT_QUERY_AFTER_MINUTES.
+    Returns how many left ``pending``; a channel that cannot be reached is tried next time."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=settings.PAYMENT_QUERY_AFTER_MINUTES)
+    pending = Payment.objects.filter(status=PaymentStatus.PENDING, created_at__lt=cutoff)
+    settled = 0
+    for payment in pending.order_by("pk")[:500]:
+        try:
+            payment = payment_query(payment=payment, now=now)
+        except (GatewayError, ForgedNotification) as error:
+            logger.warning("could not query payment %s: %s", payment, error)
+            continue
+        settled += payment.status != PaymentStatus.PENDING
+    return settled
 
 
 def invoice_issue(*, bill: Bill) -> Invoice:

@@ -154,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.reconcile_stuck_sms",
         "schedule": 120,
     },
+    "settle-pending-payments": {
+        "task": "billing.tasks.settle_pending_payments",
+        "schedule": 60,
+    },
     "recompute-credit-limits": {
         "task": "accounts.tasks.recompute_credit_limits",
         "schedule": crontab(hour=2, minute=30),
@@ -214,6 +218,15 @@ PAYMENT_SESSION_SECONDS = 1800
 
 # The channels patients see, in the hospital's order (sandbox: the built-in test channel).
 PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"])
+# A payment still pending after this long is asked of its channel (the notification may be
+# lost); one the channel still knows nothing of after PAYMENT_ABANDONED_MINUTES is cancelled.
+PAYMENT_QUERY_AFTER_MINUTES = env.int("PAYMENT_QUERY_AFTER_MINUTES", default=3)
+PAYMENT_ABANDONED_MINUTES = env.int("PAYMENT_ABANDONED_MINUTES", default=30)
+# A refund the channel could not be reached for is tried this many times, then fails.
+REFUND_MAX_ATTEMPTS = env.int("REFUND_MAX_ATTEMPTS", default=6)
+# The sandbox channel's bad days, for demonstrations and tests (see billing/gateways/sandbox.py).
+SANDBOX_REFUNDS_FAIL = env.bool("SANDBOX_REFUNDS_FAIL", default=False)
+SANDBOX_UNREACHABLE = env.bool("SANDBOX_UNREACHABLE", default=False)
 
 # --- The HIS API ------------------------------------------------------------------------
 

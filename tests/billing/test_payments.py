@@ -6,7 +6,15 @@ from decimal import Decimal
 import pytest
 
 from billing.gateways.sandbox import SandboxGateway
-from billing.models import BillStatus, CreditEntry, Payment, PaymentNotification, PaymentStatus
+from billing.models import (
+    BillStatus,
+    CreditEntry,
+    Payment,
+    PaymentNotification,
+    PaymentStatus,
+    RefundStatus,
+    SandboxRefund,
+)
 from notifications.models import SmsMessage
 from tests.billing.test_api import assert_credit_consistent, outpatient
 from tests.billing.test_pay_link import link, sent_code  # noqa: F401 - the link fixture
@@ -30,8 +38,8 @@ def start(client, link) -> Payment:  # noqa: F811
 
 
 def notification(payment, status="PAID", **change) -> dict:
-    form = next(f for f in SandboxGateway().checkout_forms(payment) if f["trade_status"] == status)
-    return {**form, **change}
+    """What the sandbox channel notifies when the patient presses a button of its checkout."""
+    return {**SandboxGateway().checkout(payment, status), **change}
 
 
 def test_paying_marks_the_bill_paid_releases_credit_and_sends_the_receipt(verified, link, card):  # noqa: F811
@@ -104,16 +112,27 @@ def test_forged_notifications_are_refused_and_change_nothing(verified, link, car
     assert outpatient(card).used == Decimal("35.00")
 
 
-def test_a_second_payment_for_a_paid_bill(verified, link, card):  # noqa: F811
+def test_a_second_payment_for_a_paid_bill(
+    verified,
+    link,  # noqa: F811
+    card,
+    django_capture_on_commit_callbacks,
+):
     first, second = start(verified, link), start(verified, link)
     verified.post("/pay/notify/sandbox/", notification(first))
     # A new payment cannot even start now...
     response = verified.post(f"/p/{link.token}/pay/", {"channel": "sandbox"})
     assert response.status_code == 200  # the "paid" page
-    # ...and one that was already at the checkout is recorded as a duplicate, not paid twice.
-    verified.post("/pay/notify/sandbox/", notification(second))
+    # ...and one that was already at the checkout is flagged a duplicate and given back.
+    with django_capture_on_commit_callbacks(execute=True):
+        verified.post("/pay/notify/sandbox/", notification(second))
     second.refresh_from_db()
-    assert second.status == PaymentStatus.SUCCEEDED and second.duplicate
+    assert second.status == PaymentStatus.REFUNDED and second.duplicate
+    refund = second.refunds.get()
+    assert (refund.status, refund.amount) == (RefundStatus.SUCCEEDED, second.amount)
+    assert SandboxRefund.objects.get().amount == second.amount  # the channel gave it back
+    first.refresh_from_db()
+    assert first.status == PaymentStatus.SUCCEEDED and not first.refunds.exists()
     assert CreditEntry.objects.filter(kind="payment").count() == 1
     assert outpatient(card).used == 0
     assert SmsMessage.objects.filter(template="payment_received").count() == 1

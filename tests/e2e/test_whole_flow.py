@@ -71,7 +71,7 @@ def test_close_to_paid_with_a_real_worker_and_twilio(twilio, celery_worker_on_re
     assert patient_phone.post(f"{link_path}/verify/", {"code": code}).status_code == 302
     patient_phone.post(f"{link_path}/pay/", {"channel": "sandbox"})
     payment = Payment.objects.get()
-    paid = next(f for f in SandboxGateway().checkout_forms(payment) if f["trade_status"] == "PAID")
+    paid = SandboxGateway().checkout(payment, "PAID")
     assert patient_phone.post("/pay/notify/sandbox/", paid).status_code == 200
 
     assert wait_for(lambda: any("YD" in body for body in twilio)), twilio

@@ -1,0 +1,303 @@
+"""The rest of the gateway interface on the sandbox channel: its checkout page, querying a
+payment whose notification was lost, refunds (full, partial, refused, unreachable, asked
+twice) and the day's statement beside our books."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from billing.gateways import GatewayError
+from billing.gateways.sandbox import SandboxGateway
+from billing.models import (
+    BillStatus,
+    PaymentNotification,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    SandboxRefund,
+    SandboxTrade,
+)
+from billing.payments import payments_settle_pending
+from billing.refunds import refund_request, refund_send, refunds_resend_pending
+from billing.tasks import settle_pending_payments
+from creditcare.errors import DomainError
+from notifications.models import SmsMessage
+from tests.billing.test_api import assert_credit_consistent, outpatient
+from tests.billing.test_pay_link import link  # noqa: F401 - the link fixture
+from tests.billing.test_payments import start, verified  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+
+
+def press(client, payment, outcome: str):
+    """The patient presses a button on the sandbox's checkout page."""
+    return client.post(f"/pay/sandbox/{payment.out_trade_no}/", {"outcome": outcome})
+
+
+@pytest.fixture
+def paid(verified, link):  # noqa: F811
+    payment = start(verified, link)
+    press(verified, payment, "paid")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    return payment
+
+
+# --- the checkout page -------------------------------------------------------------------
+
+
+def test_the_checkout_page_pays_and_sends_the_patient_to_the_receipt(verified, link, card):  # noqa: F811
+    payment = start(verified, link)
+    page = verified.get(f"/pay/sandbox/{payment.out_trade_no}/").content.decode()
+    assert "35.00" in page and 'value="paid"' in page
+
+    response = press(verified, payment, "paid")
+
+    assert response["Location"] == f"/p/{link.token}/receipt/"
+    payment.refresh_from_db()
+    assert (payment.status, payment.bill.status) == (PaymentStatus.SUCCEEDED, BillStatus.PAID)
+    trade = SandboxTrade.objects.get()
+    assert (trade.out_trade_no, trade.status, trade.amount) == (
+        payment.out_trade_no,
+        "PAID",
+        Decimal("35.00"),
+    )
+    assert payment.gateway_trade_no == trade.trade_no
+    assert outpatient(card).used == 0
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"), [("failed", PaymentStatus.FAILED), ("closed", PaymentStatus.CANCELLED)]
+)
+def test_failing_or_cancelling_at_the_checkout_leaves_the_bill_due(verified, link, outcome, status):  # noqa: F811
+    payment = start(verified, link)
+    assert press(verified, payment, outcome)["Location"] == f"/p/{link.token}/bill/"
+    payment.refresh_from_db()
+    assert payment.status == status and payment.bill.status == BillStatus.UNPAID
+    # The checkout is over: its page is gone, and pressing again changes nothing.
+    assert press(verified, payment, "paid").status_code == 404
+    assert verified.get(f"/pay/sandbox/{payment.out_trade_no}/").status_code == 404
+
+
+def test_an_unknown_button_is_refused(verified, link):  # noqa: F811
+    payment = start(verified, link)
+    assert press(verified, payment, "steal").status_code == 400
+    assert not SandboxTrade.objects.exists()
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+
+
+# --- query: a lost notification ------------------------------------------------------
+
+
+def test_a_lost_notification_is_settled_by_querying_the_channel(verified, link, card):  # noqa: F811
+    with time_machine.travel(T0, tick=False) as clock:
+        payment = start(verified, link)
+        assert press(verified, payment, "paid-silently")["Location"] == f"/p/{link.token}/bill/"
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.PENDING  # paid at the channel, we do not know
+        page = verified.get(f"/p/{link.token}/bill/").content.decode()
+        assert "data-awaiting" in page  # "no need to pay again"
+
+        settle_pending_payments()  # too early: the notification may still come
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.PENDING
+
+        clock.shift(dt.timedelta(minutes=4))
+        assert settle_pending_payments() == 1
+
+    payment.refresh_from_db()
+    bill = payment.bill
+    assert (payment.status, bill.status) == (PaymentStatus.SUCCEEDED, BillStatus.PAID)
+    assert PaymentNotification.objects.get().raw["source"] == "query"
+    assert SmsMessage.objects.filter(template="payment_received").count() == 1
+    assert outpatient(card).used == 0
+    assert_credit_consistent(card)
+    # The notification arriving late after all changes nothing.
+    trade = SandboxTrade.objects.get()
+    late = SandboxGateway().checkout(payment, "PAID")
+    assert late["trade_no"] == trade.trade_no
+    assert verified.post("/pay/notify/sandbox/", late).content == b"success"
+    assert PaymentNotification.objects.count() == 1
+    assert SmsMessage.objects.filter(template="payment_received").count() == 1
+
+
+def test_a_payment_its_channel_never_saw_is_cancelled_after_a_while(verified, link):  # noqa: F811
+    with time_machine.travel(T0, tick=False) as clock:
+        payment = start(verified, link)  # the patient closed the tab at the checkout
+        clock.shift(dt.timedelta(minutes=10))
+        assert payments_settle_pending() == 0
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.PENDING
+
+        clock.shift(dt.timedelta(minutes=25))
+        assert payments_settle_pending() == 1
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELLED
+    assert payment.bill.status == BillStatus.UNPAID
+    assert "data-awaiting" not in verified.get(f"/p/{link.token}/bill/").content.decode()
+
+
+def test_a_query_finding_a_failed_trade_fails_the_payment(verified, link):  # noqa: F811
+    with time_machine.travel(T0, tick=False) as clock:
+        payment = start(verified, link)
+        SandboxGateway().checkout(payment, "FAILED")  # its notification never arrives
+        clock.shift(dt.timedelta(minutes=5))
+        payments_settle_pending()
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+
+
+@override_settings(SANDBOX_UNREACHABLE=True)
+def test_an_unreachable_channel_leaves_the_payment_pending_for_next_time(verified, link):  # noqa: F811
+    with time_machine.travel(T0, tick=False) as clock:
+        payment = start(verified, link)
+        clock.shift(dt.timedelta(hours=1))
+        assert payments_settle_pending() == 0  # logged, not raised, not cancelled
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+
+
+# --- refunds ------------------------------------------------------------------------------
+
+
+def _refund(payment, amount: str, *, send: bool = True) -> Refund:
+    refund = refund_request(
+        payment=payment, amount=Decimal(amount), reason="test", actor="finance:alice"
+    )
+    return refund_send(refund_id=refund.pk) if send else refund
+
+
+def test_partial_refunds_add_up_to_a_full_one(paid):
+    first = _refund(paid, "10.00")
+    paid.refresh_from_db()
+    assert first.status == RefundStatus.SUCCEEDED and first.gateway_refund_no
+    assert paid.status == PaymentStatus.PARTIALLY_REFUNDED
+
+    second = _refund(paid, "25.00")
+    paid.refresh_from_db()
+    assert second.status == RefundStatus.SUCCEEDED
+    assert paid.status == PaymentStatus.REFUNDED
+    assert sorted(r.amount for r in SandboxRefund.objects.all()) == [
+        Decimal("10.00"),
+        Decimal("25.00"),
+    ]
+    # Nothing is left to give back.
+    with pytest.raises(DomainError) as refused:
+        _refund(paid, "0.01")
+    assert refused.value.code == "payment_not_refundable"
+
+
+@pytest.mark.parametrize("amount", ["35.01", "0.00", "-5.00"])
+def test_a_refund_never_exceeds_what_was_paid(paid, amount):
+    with pytest.raises(DomainError) as refused:
+        _refund(paid, amount)
+    assert refused.value.code == "refund_exceeds_payment"
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_under_way_counts_against_what_is_left(paid):
+    _refund(paid, "30.00", send=False)  # asked, the channel's answer not in yet
+    with pytest.raises(DomainError) as refused:
+        _refund(paid, "5.01")
+    assert refused.value.details == {"refundable": "5.00", "requested": "5.01"}
+
+
+def test_only_a_payment_that_took_money_is_refunded(verified, link):  # noqa: F811
+    pending = start(verified, link)
+    with pytest.raises(DomainError) as refused:
+        _refund(pending, "1.00")
+    assert refused.value.code == "payment_not_refundable"
+
+
+def test_a_refund_asked_twice_refunds_once(paid):
+    refund = _refund(paid, "35.00", send=False)
+    refund_send(refund_id=refund.pk)
+    refund_send(refund_id=refund.pk)  # a retried or doubled task
+    # Even if our record of the answer were lost, the channel answers the same refund again.
+    again = SandboxGateway().refund(refund)
+    refund.refresh_from_db()
+    assert again.gateway_refund_no == refund.gateway_refund_no
+    assert SandboxRefund.objects.count() == 1
+    assert refund.attempts == 1
+
+
+@override_settings(SANDBOX_REFUNDS_FAIL=True)
+def test_a_refused_refund_fails_and_the_money_stays_refundable(paid):
+    refund = _refund(paid, "35.00")
+    paid.refresh_from_db()
+    assert refund.status == RefundStatus.FAILED and "refused" in refund.last_error
+    assert paid.status == PaymentStatus.SUCCEEDED
+    assert not SandboxRefund.objects.exists()
+    with override_settings(SANDBOX_REFUNDS_FAIL=False):
+        assert _refund(paid, "35.00").status == RefundStatus.SUCCEEDED
+
+
+@override_settings(REFUND_MAX_ATTEMPTS=2)
+def test_an_unreachable_channel_is_retried_then_the_refund_fails(paid):
+    refund = _refund(paid, "35.00", send=False)
+    with override_settings(SANDBOX_UNREACHABLE=True):
+        with pytest.raises(GatewayError):  # the task retries with backoff
+            refund_send(refund_id=refund.pk)
+        refund.refresh_from_db()
+        assert (refund.status, refund.attempts) == (RefundStatus.PENDING, 1)
+        assert refund_send(refund_id=refund.pk).status == RefundStatus.FAILED
+    refund.refresh_from_db()
+    assert refund.attempts == 2 and "unreachable" in refund.last_error
+
+
+def test_a_refund_whose_task_was_lost_is_asked_again(paid):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        refund = _refund(paid, "35.00", send=False)  # the broker was down at commit
+        assert refunds_resend_pending() == 0  # a young refund may still be in its task
+        clock.shift(dt.timedelta(minutes=11))
+        assert refunds_resend_pending() == 1
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
+    paid.refresh_from_db()
+    assert paid.status == PaymentStatus.REFUNDED
+
+
+# --- the day's statement -----------------------------------------------------------------
+
+
+def _statement(capsys, day: dt.date) -> tuple[dict, int]:
+    code = 0
+    try:
+        call_command("payment_statement", "--date", day.isoformat(), "--json")
+    except SystemExit as exit_:
+        code = exit_.code
+    return json.loads(capsys.readouterr().out), code
+
+
+def test_the_days_statement_matches_our_books(paid, capsys):
+    refund = _refund(paid, "5.00")
+    report, code = _statement(capsys, timezone.localdate())
+    assert code == 0 and report["balanced"]
+    assert [(line["kind"], line["amount"]) for line in report["lines"]] == [
+        ("payment", "35.00"),
+        ("refund", "5.00"),
+    ]
+    assert report["lines"][1]["out_refund_no"] == refund.out_refund_no
+    other_day, _ = _statement(capsys, timezone.localdate() - dt.timedelta(days=1))
+    assert other_day["lines"] == []
+
+
+def test_the_statement_shows_money_the_channel_took_that_we_did_not_record(
+    verified,  # noqa: F811
+    link,  # noqa: F811
+    capsys,
+):
+    payment = start(verified, link)
+    press(verified, payment, "paid-silently")
+    report, code = _statement(capsys, timezone.localdate())
+    assert code == 1 and not report["balanced"]
+    assert [line["out_trade_no"] for line in report["only_at_channel"]] == [payment.out_trade_no]
