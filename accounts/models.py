@@ -246,6 +246,11 @@ class CreditAgreement(models.Model):
     )
     signed_at = models.DateTimeField(_("signed on"), null=True, blank=True)
     terms_version = models.CharField(_("terms version"), max_length=32)
+    suspended_for_overdue = models.BooleanField(
+        _("suspended for overdue bills"),
+        default=False,
+        help_text=_("Suspended automatically; reactivated automatically once they are paid."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

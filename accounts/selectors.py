@@ -35,11 +35,10 @@ def credit_score_latest(*, citizen_card: str, source: str | None = None) -> Cred
 
 
 def repayment_record(*, patient: Patient) -> RepaymentRecord:
-    """The patient's repayment record for the credit policy.
+    """The patient's repayment record for the credit policy, read from their bills."""
+    from billing.selectors import bills_repayment_record  # billing builds on accounts
 
-    Bills arrive with the billing app; until a patient has any, the record is empty.
-    """
-    return RepaymentRecord()
+    return bills_repayment_record(patient_id=patient.pk)
 
 
 # prefix -> (expires at, key). Spares each API request a query; a revoked key stops working

@@ -208,7 +208,12 @@ _TRANSITION_WORDS = {
 
 
 def _agreement_transition(
-    *, agreement: CreditAgreement, name: str, actor: User | None, reason: str
+    *,
+    agreement: CreditAgreement,
+    name: str,
+    actor: User | None,
+    reason: str,
+    for_overdue: bool = False,
 ) -> CreditAgreement:
     reason = (reason or "").strip()
     if not reason:
@@ -237,7 +242,8 @@ def _agreement_transition(
             )
         from_status = agreement.status
         method()
-        agreement.save(update_fields=["status"])
+        agreement.suspended_for_overdue = for_overdue and name == "suspend"
+        agreement.save(update_fields=["status", "suspended_for_overdue"])
         AgreementEvent.objects.create(
             agreement=agreement,
             transition=name,
@@ -253,6 +259,13 @@ def agreement_suspend(
     *, agreement: CreditAgreement, actor: User | None, reason: str
 ) -> CreditAgreement:
     return _agreement_transition(agreement=agreement, name="suspend", actor=actor, reason=reason)
+
+
+def agreement_suspend_for_overdue(*, agreement: CreditAgreement, reason: str) -> CreditAgreement:
+    """The overdue sweep's suspension: lifted automatically once the overdue bills are paid."""
+    return _agreement_transition(
+        agreement=agreement, name="suspend", actor=None, reason=reason, for_overdue=True
+    )
 
 
 def agreement_reactivate(

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from accounts.models import AgreementStatus, Patient
 from accounts.services import credit_limits_recompute
+from creditcare.batching import batched
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +25,8 @@ def recompute_credit_limits() -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    chunk: list[int] = []
     chunks = 0
-    for patient_id in ids.iterator(chunk_size=CHUNK):
-        chunk.append(patient_id)
-        if len(chunk) == CHUNK:
-            recompute_credit_limits_chunk.delay(chunk)
-            chunk, chunks = [], chunks + 1
-    if chunk:
+    for chunk in batched(ids.iterator(chunk_size=CHUNK), CHUNK):
         recompute_credit_limits_chunk.delay(chunk)
         chunks += 1
     logger.info("recompute_credit_limits: %d chunk(s) queued", chunks)

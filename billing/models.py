@@ -132,7 +132,13 @@ class ChargeVoid(AppendOnlyModel):
 
 class BillStatus(models.TextChoices):
     UNPAID = "unpaid", _("Unpaid")  # due: holds credit until paid
+    OVERDUE = "overdue", _("Overdue")  # past its due time, still unpaid (the overdue sweep)
     PAID = "paid", _("Paid")  # settled; credit released
+    WRITTEN_OFF = "written_off", _("Written off")  # given up by finance; stays in the record
+
+
+# What the patient still owes: a bill in one of these holds credit and can be paid.
+BILL_OWED = [BillStatus.UNPAID, BillStatus.OVERDUE]
 
 
 class Bill(models.Model):
@@ -193,16 +199,21 @@ class Bill(models.Model):
         indexes = [
             models.Index(fields=["patient", "status"]),
             models.Index(fields=["institution", "status"]),
+            models.Index(fields=["status", "due_at"]),  # the overdue sweep and reminders
         ]
 
     def __str__(self) -> str:
         return f"bill {self.pk}: {self.self_pay}"
 
     @property
-    def amount_due(self) -> Decimal:
-        return self.self_pay if self.status == BillStatus.UNPAID else Decimal("0.00")
+    def is_owed(self) -> bool:
+        return self.status in BILL_OWED
 
-    @transition(field=status, source=BillStatus.UNPAID, target=BillStatus.PAID)
+    @property
+    def amount_due(self) -> Decimal:
+        return self.self_pay if self.is_owed else Decimal("0.00")
+
+    @transition(field=status, source=BILL_OWED, target=BillStatus.PAID)
     def mark_paid(self) -> None:
         pass
 

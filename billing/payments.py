@@ -23,7 +23,6 @@ from billing.gateways import ForgedNotification, GatewayError, Notification, get
 from billing.models import (
     MONEY_TAKEN,
     Bill,
-    BillStatus,
     CreditEntryKind,
     Invoice,
     Payment,
@@ -31,6 +30,7 @@ from billing.models import (
     PaymentNotification,
     PaymentStatus,
 )
+from billing.overdue import agreement_review
 from billing.refunds import refund_request
 from billing.services import credit_move
 from creditcare.errors import DomainError
@@ -53,7 +53,7 @@ def payment_start(*, link: PaymentLink, channel: str) -> tuple[Payment, str]:
         raise DomainError("unknown_channel", _("This payment method is not available.")) from None
     with transaction.atomic():
         _line, bill = _lock_bill(link.bill_id)
-        if bill.status != BillStatus.UNPAID:
+        if not bill.is_owed:
             raise DomainError("bill_paid", _("This bill is already paid."))
         payment = Payment(
             bill=bill,
@@ -90,8 +90,9 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
                 )
         except IntegrityError:
             return payment  # the same notification again
+        paid_now = False
         if notification.status == PaymentStatus.SUCCEEDED:
-            _succeed(line=line, bill=bill, payment=payment, notification=notification)
+            paid_now = _succeed(line=line, bill=bill, payment=payment, notification=notification)
         else:
             transition = getattr(
                 payment, "fail" if notification.status == PaymentStatus.FAILED else "cancel"
@@ -99,17 +100,20 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
             if can_proceed(transition):  # a late "failed" after "succeeded" changes nothing
                 transition()
                 payment.save(update_fields=["status"])
+    if paid_now:  # after commit: lifts a suspension for overdue bills if none is left
+        agreement_review(patient_id=bill.patient_id)
     return payment
 
 
-def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: Notification):
+def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: Notification) -> bool:
+    """Record the money taken; True if it paid the bill."""
     if payment.status in MONEY_TAKEN:
-        return
+        return False
     # The channel took the money: that is a fact even after a "failed" or "cancelled".
     payment.status = PaymentStatus.SUCCEEDED
     payment.gateway_trade_no = notification.gateway_trade_no
     payment.succeeded_at = timezone.now()
-    if bill.status != BillStatus.UNPAID:
+    if not bill.is_owed:
         payment.duplicate = True  # paid twice: given back through its channel at once
         logger.warning("duplicate payment %s for bill %s", payment.out_trade_no, bill.pk)
     payment.save(update_fields=["status", "gateway_trade_no", "succeeded_at", "duplicate"])
@@ -120,7 +124,7 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: No
             reason=_("Duplicate payment: the bill was already paid."),
             actor="system:duplicate-payment",
         )
-        return
+        return False
     bill.mark_paid()
     bill.paid_at = payment.succeeded_at
     bill.save(update_fields=["status", "paid_at"])
@@ -149,6 +153,7 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: No
         },
         dedup_key=f"bill-paid:{bill.pk}",
     )
+    return True
 
 
 def payment_query(*, payment: Payment, now: dt.datetime | None = None) -> Payment:

@@ -4,14 +4,18 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.conf import settings
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import CreditLine, Institution
+from accounts.policy import RepaymentRecord
 from billing.gateways import StatementLine, get_gateway
 from billing.models import (
+    BILL_OWED,
     MONEY_TAKEN,
     Bill,
+    BillStatus,
     Charge,
     CreditEntry,
     Payment,
@@ -131,3 +135,23 @@ def statement_check(*, channel: str, day: dt.date) -> StatementCheck:
             amounts_differ.append((line, amount))
     only_here = [(kind, number, amount) for (kind, number), amount in ours.items()]
     return StatementCheck(channel, day, lines, only_at_channel, only_here, amounts_differ)
+
+
+def bills_repayment_record(*, patient_id: int, now: dt.datetime | None = None) -> RepaymentRecord:
+    """Counts for the credit policy. Bills with nothing to pay are not repayments; a bill
+    written off counts as late."""
+    now = now or timezone.now()
+    bills = Bill.objects.filter(patient_id=patient_id, self_pay__gt=0)
+    since = now - dt.timedelta(days=settings.REPAYMENT_LOOKBACK_DAYS)
+    late = bills.filter(closed_at__gte=since).filter(
+        Q(status=BillStatus.PAID, paid_at__gt=F("due_at")) | Q(status=BillStatus.WRITTEN_OFF)
+    )
+    last_late = late.order_by("-due_at").values_list("due_at", flat=True).first()
+    on_time = bills.filter(status=BillStatus.PAID, paid_at__lte=F("due_at"))
+    if last_late:
+        on_time = on_time.filter(due_at__gt=last_late)
+    return RepaymentRecord(
+        on_time_streak=on_time.count(),
+        late_repayments=late.count(),
+        overdue_bills=bills.filter(status__in=BILL_OWED, due_at__lte=now).count(),
+    )

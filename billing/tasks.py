@@ -4,6 +4,7 @@ from celery import shared_task
 
 from billing.gateways import GatewayError
 from billing.idempotency import idempotency_purge
+from billing.overdue import overdue_sweep, reminders_send
 from billing.payments import payments_settle_pending
 from billing.refunds import refund_send, refunds_resend_pending
 
@@ -40,3 +41,15 @@ def settle_pending_payments() -> int:
 def send_refund(self, refund_id: int) -> str:
     """Ask the channel for one refund; a retried or doubled task refunds once."""
     return refund_send(refund_id=refund_id).status
+
+
+@shared_task
+def sweep_overdue() -> str:
+    """Daily: mark bills past due ``overdue``; suspend, reactivate, lower limits."""
+    return overdue_sweep().summary()
+
+
+@shared_task
+def send_reminders() -> int:
+    """Every half hour: queue the reminders that are due (only in sending hours)."""
+    return reminders_send()

@@ -1,4 +1,5 @@
-"""The Celery app. Tasks live in each app's tasks.py; the beat schedule is in settings."""
+"""The Celery app. Tasks live in each app's tasks.py; the beat schedule in the database
+(creditcare/schedule.py)."""
 
 import os
 from pathlib import Path

@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 env = environ.Env()
@@ -58,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "phonenumber_field",
     "simple_history",
+    "django_celery_beat",
     "accounts",
     "billing",
     "notifications",
@@ -140,29 +140,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {
-        "task": "creditcare.tasks.heartbeat",
-        "schedule": env.int("HEARTBEAT_SECONDS", default=60),
-    },
-    "purge-idempotency-keys": {
-        "task": "billing.tasks.purge_idempotency_records",
-        "schedule": crontab(minute=17),
-    },
-    "reconcile-stuck-sms": {
-        "task": "notifications.tasks.reconcile_stuck_sms",
-        "schedule": 120,
-    },
-    "settle-pending-payments": {
-        "task": "billing.tasks.settle_pending_payments",
-        "schedule": 60,
-    },
-    "recompute-credit-limits": {
-        "task": "accounts.tasks.recompute_credit_limits",
-        "schedule": crontab(hour=2, minute=30),
-    },
-}
+# The schedule lives in the database (django-celery-beat; defaults in creditcare/schedule.py).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=60)
 
 # --- Auth, sessions, security ------------------------------------------------------------
 
@@ -227,6 +207,16 @@ REFUND_MAX_ATTEMPTS = env.int("REFUND_MAX_ATTEMPTS", default=6)
 # The sandbox channel's bad days, for demonstrations and tests (see billing/gateways/sandbox.py).
 SANDBOX_REFUNDS_FAIL = env.bool("SANDBOX_REFUNDS_FAIL", default=False)
 SANDBOX_UNREACHABLE = env.bool("SANDBOX_UNREACHABLE", default=False)
+
+# --- Overdue bills ----------------------------------------------------------------------
+# Reminder steps relative to a bill's due time: "-24h" 24 hours before it, "3d" the third
+# calendar day after the due day. Sent only within REMINDER_SENDING_HOURS, China time.
+REMINDER_SCHEDULE = env.list("REMINDER_SCHEDULE", default=["-24h", "1d", "3d", "7d", "14d", "30d"])
+REMINDER_SENDING_HOURS = (8, 21)
+# An agreement is suspended once a bill is overdue this long (0: at once).
+OVERDUE_SUSPEND_GRACE_HOURS = env.int("OVERDUE_SUSPEND_GRACE_HOURS", default=0)
+# Late repayments count against the limit for this long.
+REPAYMENT_LOOKBACK_DAYS = env.int("REPAYMENT_LOOKBACK_DAYS", default=365)
 
 # --- The HIS API ------------------------------------------------------------------------
 

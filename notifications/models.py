@@ -9,7 +9,8 @@ commit, claims it (``queued`` -> ``sending``, compare-and-swap), calls the backe
 the answer (``sent`` with the provider's id, back to ``queued`` to retry, or ``failed``).
 Delivery receipts move ``sent`` to ``delivered`` or ``failed``. A row left in ``sending`` (a
 worker died mid-call) is reconciled by a periodic task: found at the provider -> ``sent``,
-not found -> ``queued`` again.
+not found -> ``queued`` again. A message whose cause has gone by the time a worker claims it
+(a reminder for a bill paid meanwhile) is ``cancelled`` instead of sent: see ``send_check``.
 """
 
 from django.db import models
@@ -23,6 +24,7 @@ class SmsStatus(models.TextChoices):
     SENT = "sent", _("Sent")  # the provider accepted it
     DELIVERED = "delivered", _("Delivered")  # the provider reports it reached the phone
     FAILED = "failed", _("Failed")  # given up (permanent error, too many attempts, undelivered)
+    CANCELLED = "cancelled", _("Cancelled")  # no longer wanted when its turn came (a bill paid)
 
 
 class SmsMessage(models.Model):

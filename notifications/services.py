@@ -3,6 +3,7 @@ the rest runs in Celery tasks."""
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +19,20 @@ from notifications.backends import (
 from notifications.models import SmsMessage, SmsStatus
 
 logger = logging.getLogger(__name__)
+
+# template -> a check run when a worker claims the message: False cancels it. Registered by
+# the app that owns the cause (see ``send_check``).
+_send_checks: dict[str, Callable[[SmsMessage], bool]] = {}
+
+
+def send_check(template: str):
+    """Register ``check(message) -> bool`` for a template: is the message still wanted?"""
+
+    def register(check: Callable[[SmsMessage], bool]) -> Callable[[SmsMessage], bool]:
+        _send_checks[template] = check
+        return check
+
+    return register
 
 
 def sms_queue(
@@ -57,6 +72,10 @@ def sms_send(*, message_id: int) -> SmsMessage:
     message = SmsMessage.objects.get(pk=message_id)
     if not claimed:
         return message  # sent already, being sent by another worker, or given up
+    check = _send_checks.get(message.template)
+    if check and not check(message):
+        _record(message, SmsStatus.CANCELLED, error="no longer wanted")
+        return message
     message.attempts += 1
     try:
         sent = get_backend().send(to=message.to, body=message.body, reference=message.dedup_key)

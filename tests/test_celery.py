@@ -2,9 +2,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django_celery_beat.models import CrontabSchedule
 
+from creditcare.schedule import DEFAULT_PERIODIC_TASKS, install_default_schedule
 from creditcare.tasks import HEARTBEAT_CACHE_KEY, heartbeat
 
 
@@ -24,5 +27,32 @@ def test_a_fresh_worker_knows_every_task_of_the_beat_schedule():
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     registered = set(json.loads(out.strip().splitlines()[-1]))
-    for entry in settings.CELERY_BEAT_SCHEDULE.values():
-        assert entry["task"] in registered
+    for task, _when in DEFAULT_PERIODIC_TASKS.values():
+        assert task in registered
+
+
+@pytest.mark.django_db
+def test_the_schedule_is_in_the_database_and_an_operators_change_stands():
+    from django_celery_beat.models import PeriodicTask
+
+    assert settings.CELERY_BEAT_SCHEDULER.startswith("django_celery_beat")
+    tasks = {t.name: t for t in PeriodicTask.objects.all()}
+    assert set(DEFAULT_PERIODIC_TASKS) <= set(tasks)  # created by migrate
+    sweep = tasks["sweep-overdue-bills"]
+    assert (sweep.task, sweep.crontab.hour, sweep.crontab.minute) == (
+        "billing.tasks.sweep_overdue",
+        "0",
+        "5",
+    )
+    assert str(sweep.crontab.timezone) == "Asia/Shanghai"
+    # An operator moves the sweep and disables the heartbeat; migrating again keeps that.
+    sweep.crontab = CrontabSchedule.objects.create(minute="30", hour="1", timezone="Asia/Shanghai")
+    sweep.save()
+    PeriodicTask.objects.filter(name="heartbeat").update(enabled=False)
+    assert install_default_schedule() == 0
+    sweep.refresh_from_db()
+    assert sweep.crontab.hour == "1"
+    assert not PeriodicTask.objects.get(name="heartbeat").enabled
+    # A default that is missing (deleted, or new in this release) comes back.
+    PeriodicTask.objects.filter(name="send-reminders").delete()
+    assert install_default_schedule() == 1

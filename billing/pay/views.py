@@ -50,6 +50,8 @@ def _unusable(request: HttpRequest, link: PaymentLink | None) -> HttpResponse | 
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
     if link.bill.status == BillStatus.PAID:
         return render(request, "pay/gone.html", {"reason": "paid", "link": link})
+    if not link.bill.is_owed:  # written off
+        return render(request, "pay/gone.html", {"reason": "closed"})
     if link.expires_at <= timezone.now():
         return render(request, "pay/gone.html", {"reason": "expired"}, status=410)
     return None

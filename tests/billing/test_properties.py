@@ -17,7 +17,7 @@ from hypothesis.stateful import (
 from accounts import services as account_services
 from accounts.models import CreditLine
 from billing import services
-from billing.models import Bill, BillStatus, Charge, Visit, VisitStatus
+from billing.models import BILL_OWED, Bill, Charge, Visit, VisitStatus
 from billing.selectors import credit_used_from_entries
 from creditcare.errors import DomainError
 from creditcare.money import money_sum
@@ -139,7 +139,7 @@ class CreditBooks(RuleBasedStateMachine):
                 "self_pay_estimate",
             )
             unpaid = money_sum(
-                Bill.objects.filter(credit_line=line, status=BillStatus.UNPAID), "self_pay"
+                Bill.objects.filter(credit_line=line, status__in=BILL_OWED), "self_pay"
             )
             assert line.available == line.limit - holds - unpaid
             assert line.available >= self.floor.get(line.pk, Decimal("0"))
