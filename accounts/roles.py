@@ -32,8 +32,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.suspend_agreement",
         "accounts.terminate_agreement",
     ],
-    # Work overdue cases: read people and their credit, identity numbers stay masked.
-    COLLECTION_STAFF: [*_READ],
+    # Work overdue cases: read people and their credit, identity numbers stay masked; no
+    # identity edits, no limits, no write-offs.
+    COLLECTION_STAFF: [
+        *_READ,
+        "billing.view_collectioncase",
+        "billing.work_collectioncase",
+        "billing.view_caseevent",
+        "billing.view_promisetopay",
+        "billing.view_paymentplan",
+        "billing.view_payment",
+    ],
     # Payments, refunds, reconciliation, write-offs (billing adds those permissions).
     FINANCE: [
         *_READ,
@@ -42,6 +51,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_payment",
         "billing.view_refund",
         "billing.view_invoice",
+        "billing.view_collectioncase",
+        "billing.view_caseevent",
+        "billing.write_off_bill",
     ],
     # The credit policy and manual limit changes, with reasons.
     CREDIT_OFFICERS: [

@@ -162,12 +162,16 @@ class Bill(models.Model):
     closed_at = models.DateTimeField(_("visit closed"))
     due_at = models.DateTimeField(_("due"))
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    # Paid so far: instalments of a payment plan pay a bill in parts.
+    paid_amount = models.DecimalField(_("paid so far"), default=Decimal("0.00"), **MONEY)
+    written_off_amount = models.DecimalField(_("written off"), default=Decimal("0.00"), **MONEY)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-closed_at", "-pk"]
         verbose_name = _("bill")
         verbose_name_plural = _("bills")
+        permissions = [("write_off_bill", "Can write off overdue bills")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(
@@ -178,6 +182,10 @@ class Bill(models.Model):
                     insurance_account_balance__gte=0,
                 ),
                 name="bill_amounts_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_amount__gte=0, paid_amount__lte=models.F("self_pay")),
+                name="bill_paid_amount_within_self_pay",
             ),
             # Exact on PostgreSQL; the tolerance is for SQLite, which adds decimals as floats.
             models.CheckConstraint(
@@ -211,10 +219,19 @@ class Bill(models.Model):
 
     @property
     def amount_due(self) -> Decimal:
-        return self.self_pay if self.is_owed else Decimal("0.00")
+        return self.self_pay - self.paid_amount if self.is_owed else Decimal("0.00")
+
+    @property
+    def payment_link(self) -> "PaymentLink | None":
+        """The bill's own link (instalments of a plan have theirs)."""
+        return next((link for link in self.payment_links.all() if link.instalment_id is None), None)
 
     @transition(field=status, source=BILL_OWED, target=BillStatus.PAID)
     def mark_paid(self) -> None:
+        pass
+
+    @transition(field=status, source=BILL_OWED, target=BillStatus.WRITTEN_OFF)
+    def write_off(self) -> None:
         pass
 
 
@@ -222,7 +239,15 @@ class PaymentLink(models.Model):
     """The link in the visit-ended SMS: ``/p/<token>``. The token is 192 random bits and
     carries no personal data; the link works until the bill is paid or it expires."""
 
-    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="payment_link")
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="payment_links")
+    # Set for an instalment of a payment plan: the link pays that instalment.
+    instalment = models.OneToOneField(
+        "Instalment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_link",
+    )
     token = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -230,9 +255,23 @@ class PaymentLink(models.Model):
     class Meta:
         verbose_name = _("payment link")
         verbose_name_plural = _("payment links")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bill"], condition=Q(instalment=None), name="payment_link_one_per_bill"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"link for bill {self.bill_id}"
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What paying through this link pays now."""
+        if self.instalment_id is None:
+            return self.bill.amount_due
+        if self.instalment.paid_at or not self.bill.is_owed:
+            return Decimal("0.00")
+        return min(self.instalment.amount, self.bill.amount_due)
 
 
 class PaymentStatus(models.TextChoices):
@@ -259,10 +298,14 @@ class Payment(models.Model):
     gateway_trade_no = models.CharField(max_length=64, null=True, blank=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     status = FSMField(_("status"), default=PaymentStatus.CREATED, choices=PaymentStatus.choices)
+    # The link it was made through (an instalment's link pays that instalment).
+    link = models.ForeignKey(
+        PaymentLink, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
     duplicate = models.BooleanField(
         _("duplicate"),
         default=False,
-        help_text=_("Succeeded for a bill already paid: to be refunded (finance)."),
+        help_text=_("Succeeded for a bill already paid: refunded automatically."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
@@ -415,6 +458,7 @@ class CreditEntryKind(models.TextChoices):
     SETTLE = "settle", _("Visit closed: hold released")
     BILL = "bill", _("Bill raised")
     PAYMENT = "payment", _("Bill paid")
+    WRITE_OFF = "write_off", _("Bill written off")
 
 
 class CreditEntry(AppendOnlyModel):
@@ -462,6 +506,195 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- Collections ---------------------------------------------------------------------------
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class CollectionCase(models.Model):
+    """A patient with bills overdue long enough for staff to work. One open case per patient;
+    opened and closed by the overdue sweep and by payments. ``overdue_amount``,
+    ``oldest_due_at`` and ``priority`` are refreshed from the bills."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="collection_cases")
+    status = FSMField(_("status"), default=CaseStatus.OPEN, choices=CaseStatus.choices)
+    assigned_to = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collection_cases",
+        verbose_name=_("agent"),
+    )
+    escalated = models.BooleanField(_("escalated"), default=False)
+    disputed = models.BooleanField(
+        _("disputed"), default=False, help_text=_("Reminders are paused while disputed.")
+    )
+    overdue_amount = models.DecimalField(_("overdue"), default=Decimal("0.00"), **MONEY)
+    oldest_due_at = models.DateTimeField(_("oldest due"), null=True, blank=True)
+    priority = models.IntegerField(_("priority"), default=0)
+    # A broken promise puts the case on top from the day after; the next action clears it.
+    on_top_since = models.DateField(_("on top since"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-priority", "pk"]
+        verbose_name = _("collection case")
+        verbose_name_plural = _("collection cases")
+        permissions = [("work_collectioncase", "Can work collection cases")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status="open"),
+                name="collection_case_one_open_per_patient",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "-priority"])]
+
+    def __str__(self) -> str:
+        return f"case {self.pk}: {self.patient}"
+
+    @transition(field=status, source=CaseStatus.OPEN, target=CaseStatus.CLOSED)
+    def close(self) -> None:
+        pass
+
+
+class CaseEventKind(models.TextChoices):
+    OPENED = "opened", _("Opened")
+    ASSIGNED = "assigned", _("Assigned")
+    CONTACT = "contact", _("Contact")
+    LINK_RESENT = "link_resent", _("Payment link resent")
+    PROMISE = "promise", _("Promise to pay")
+    PROMISE_KEPT = "promise_kept", _("Promise kept")
+    PROMISE_BROKEN = "promise_broken", _("Promise broken")
+    PLAN = "plan", _("Payment plan")
+    ESCALATED = "escalated", _("Escalated")
+    DISPUTED = "disputed", _("Disputed")
+    DISPUTE_RESOLVED = "dispute_resolved", _("Dispute resolved")
+    WRITTEN_OFF = "written_off", _("Written off")
+    PAYMENT = "payment", _("Payment received")
+    CLOSED = "closed", _("Closed")
+
+
+class ContactChannel(models.TextChoices):
+    CALL = "call", _("Phone call")
+    SMS = "sms", _("SMS")
+    VISIT = "visit", _("Visit")
+
+
+class CaseEvent(AppendOnlyModel):
+    """The case's history: every action, by whom, when."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("what"), max_length=20, choices=CaseEventKind.choices)
+    actor = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=ContactChannel.choices, blank=True
+    )
+    outcome = models.CharField(_("outcome"), max_length=100, blank=True)
+    amount = models.DecimalField(_("amount"), null=True, blank=True, **MONEY)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case history")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class PromiseStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    KEPT = "kept", _("Kept")
+    BROKEN = "broken", _("Broken")
+
+
+class PromiseToPay(models.Model):
+    """ "I will pay <amount> by <date>": kept when what is owed has fallen by the amount by
+    the end of that day, broken otherwise."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="promises")
+    promised_date = models.DateField(_("by"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    owed_when_made = models.DecimalField(**MONEY)
+    status = FSMField(_("status"), default=PromiseStatus.PENDING, choices=PromiseStatus.choices)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_gt_0")
+        ]
+        indexes = [models.Index(fields=["status", "promised_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount} by {self.promised_date}"
+
+    @transition(field=status, source=PromiseStatus.PENDING, target=PromiseStatus.KEPT)
+    def keep(self) -> None:
+        pass
+
+    @transition(field=status, source=PromiseStatus.PENDING, target=PromiseStatus.BROKEN)
+    def break_(self) -> None:
+        pass
+
+
+class PaymentPlan(models.Model):
+    """An overdue bill split into instalments, each with its own link and reminders."""
+
+    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="plan")
+    case = models.ForeignKey(
+        CollectionCase, on_delete=models.PROTECT, null=True, blank=True, related_name="plans"
+    )
+    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment plan")
+        verbose_name_plural = _("payment plans")
+
+    def __str__(self) -> str:
+        return f"plan for bill {self.bill_id}"
+
+
+class Instalment(models.Model):
+    plan = models.ForeignKey(PaymentPlan, on_delete=models.PROTECT, related_name="instalments")
+    number = models.PositiveSmallIntegerField(_("number"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    due_at = models.DateTimeField(_("due"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "number"]
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="instalment_number_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="instalment_amount_gt_0"),
+        ]
+        indexes = [models.Index(fields=["paid_at", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.amount}"
 
 
 # --- The sandbox channel's own books ---------------------------------------------------

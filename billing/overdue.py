@@ -18,13 +18,21 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Q, Value
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts.models import AgreementStatus, CreditAgreement, CreditLine
 from accounts.services import agreement_reactivate, agreement_suspend_for_overdue
-from billing.models import BILL_OWED, Bill, BillStatus
+from billing.models import (
+    BILL_OWED,
+    Bill,
+    BillStatus,
+    CaseStatus,
+    CollectionCase,
+    Instalment,
+    PaymentPlan,
+)
 from billing.services import payment_link_url
 from creditcare.batching import batched
 from notifications.models import SmsMessage
@@ -90,56 +98,100 @@ def in_sending_hours(now: dt.datetime) -> bool:
 # --- reminders ---------------------------------------------------------------------------
 
 
-def _reminder_key(bill_id: int, step: ReminderStep) -> str:
-    return f"reminder:{bill_id}:{step.key}"
+def _owed_bills() -> QuerySet:
+    """Bills that get reminders: owed, not split into a payment plan (its instalments get
+    them instead), not in a disputed collection case."""
+    disputed = CollectionCase.objects.filter(
+        status=CaseStatus.OPEN, disputed=True, patient_id=OuterRef("patient_id")
+    )
+    in_plan = PaymentPlan.objects.filter(bill_id=OuterRef("pk"))
+    return (
+        Bill.objects.filter(status__in=BILL_OWED).exclude(Exists(in_plan)).exclude(Exists(disputed))
+    )
 
 
-def reminders_paused() -> Q:
-    """Bills that get no reminders (a disputed collection case, a payment plan)."""
-    return Q(pk__in=[])
+def _owed_instalments() -> QuerySet:
+    disputed = CollectionCase.objects.filter(
+        status=CaseStatus.OPEN, disputed=True, patient_id=OuterRef("plan__bill__patient_id")
+    )
+    return Instalment.objects.filter(paid_at=None, plan__bill__status__in=BILL_OWED).exclude(
+        Exists(disputed)
+    )
 
 
-def reminders_due(*, now: dt.datetime) -> list[tuple[ReminderStep, list[int]]]:
-    """For each step, the bills whose latest due step it is and that did not get it yet."""
+# What reminders are about, by the prefix of the id in their dedup key
+# ``reminder:<prefix><id>:<step>``: bills, and instalments of payment plans.
+REMINDED: dict[str, Callable[[], QuerySet]] = {"": _owed_bills, "i": _owed_instalments}
+
+
+def reminders_due(*, now: dt.datetime) -> list[tuple[ReminderStep, str, list[int]]]:
+    """For each step and kind, the ids whose latest due step it is that did not get it yet."""
     steps = reminder_schedule()
     due = []
-    for step, later in zip(steps, [*steps[1:], None], strict=True):
-        bills = Bill.objects.filter(status__in=BILL_OWED, due_at__lte=step.latest_due_at(now))
-        if later is not None:  # passed by a later step: that one is sent instead
-            bills = bills.filter(due_at__gt=later.latest_due_at(now))
-        sent = SmsMessage.objects.filter(
-            dedup_key=Concat(
-                Value("reminder:"), Cast(OuterRef("pk"), CharField()), Value(f":{step.key}")
+    for prefix, owed in REMINDED.items():
+        for step, later in zip(steps, [*steps[1:], None], strict=True):
+            rows = owed().filter(due_at__lte=step.latest_due_at(now))
+            if later is not None:  # passed by a later step: that one is sent instead
+                rows = rows.filter(due_at__gt=later.latest_due_at(now))
+            sent = SmsMessage.objects.filter(
+                dedup_key=Concat(
+                    Value(f"reminder:{prefix}"),
+                    Cast(OuterRef("pk"), CharField()),
+                    Value(f":{step.key}"),
+                )
             )
-        )
-        bills = bills.exclude(reminders_paused()).exclude(Exists(sent))
-        due.append((step, list(bills.order_by("pk").values_list("pk", flat=True))))
+            ids = list(rows.exclude(Exists(sent)).order_by("pk").values_list("pk", flat=True))
+            due.append((step, prefix, ids))
     return due
 
 
-def reminders_queue(*, step: ReminderStep, bill_ids: Iterable[int], now: dt.datetime) -> int:
-    """Queue the step's reminder for each bill still owed. Returns how many were queued."""
+def reminder_text_context(
+    *, bill: Bill, amount, link, now: dt.datetime, due_at: dt.datetime | None = None
+) -> dict:
+    """What a reminder says: who, where, how much, by when or how many days late, the link."""
+    due_at = due_at or bill.due_at
+    return {
+        "patient_name": bill.patient.name,
+        "institution": bill.institution.name,
+        "amount": amount,
+        "due_at": due_at,
+        "days": days_overdue(due_at, now) if due_at <= now else 0,
+        "link": payment_link_url(link),
+    }
+
+
+def reminders_queue(
+    *, step: ReminderStep, prefix: str, ids: Iterable[int], now: dt.datetime
+) -> int:
+    """Queue the step's reminder for each bill (or instalment) still owed. Returns how many
+    were queued."""
+    rows = REMINDED[prefix]().filter(pk__in=list(ids))
+    if prefix == "i":
+        rows = rows.select_related("plan__bill__patient", "plan__bill__institution", "payment_link")
+    else:
+        rows = rows.select_related("patient", "institution").prefetch_related("payment_links")
     queued = 0
-    bills = (
-        Bill.objects.filter(pk__in=list(bill_ids), status__in=BILL_OWED)
-        .exclude(reminders_paused())
-        .select_related("patient", "institution", "payment_link")
-    )
-    for bill in bills:
-        key = _reminder_key(bill.pk, step)
+    for row in rows:
+        if prefix == "i":
+            bill = row.plan.bill
+            context = reminder_text_context(
+                bill=bill,
+                amount=min(row.amount, bill.amount_due),
+                link=row.payment_link,
+                now=now,
+                due_at=row.due_at,
+            )
+        else:
+            bill = row
+            context = reminder_text_context(
+                bill=bill, amount=bill.amount_due, link=bill.payment_link, now=now
+            )
         with transaction.atomic():
             message = sms_queue(
                 to=bill.patient.phone,
                 template="bill_reminder",
-                context={
-                    "patient_name": bill.patient.name,
-                    "institution": bill.institution.name,
-                    "amount": bill.amount_due,
-                    "due_at": bill.due_at,
-                    "days": days_overdue(bill.due_at, now) if bill.due_at <= now else 0,
-                    "link": payment_link_url(bill.payment_link),
-                },
-                dedup_key=key,
+                context=context,
+                dedup_key=f"reminder:{prefix}{row.pk}:{step.key}",
             )
         queued += message.created_at >= now  # not one another run queued meanwhile
     return queued
@@ -154,10 +206,10 @@ def reminders_send(*, as_of: dt.datetime | None = None, progress: Progress | Non
         logger.info("reminders: outside sending hours, nothing queued")
         return 0
     due = reminders_due(now=min(as_of or now, now))
-    total, done, queued = sum(len(ids) for _, ids in due), 0, 0
-    for step, ids in due:
+    total, done, queued = sum(len(ids) for _, _, ids in due), 0, 0
+    for step, prefix, ids in due:
         for chunk in batched(ids, 200):
-            queued += reminders_queue(step=step, bill_ids=chunk, now=now)
+            queued += reminders_queue(step=step, prefix=prefix, ids=chunk, now=now)
             done += len(chunk)
             if progress:
                 progress(done, total)
@@ -167,11 +219,13 @@ def reminders_send(*, as_of: dt.datetime | None = None, progress: Progress | Non
 
 @send_check("bill_reminder")
 def _reminder_still_wanted(message: SmsMessage) -> bool:
-    """A reminder whose bill was paid (or paused) between queueing and sending is dropped."""
-    bill_id = int(message.dedup_key.split(":")[1])
-    return (
-        Bill.objects.filter(pk=bill_id, status__in=BILL_OWED).exclude(reminders_paused()).exists()
-    )
+    """A reminder whose bill was paid (or paused) between queueing and sending is dropped;
+    so is one a collection agent sent (``case-link:``) for a bill paid meanwhile."""
+    kind, subject, *rest = message.dedup_key.split(":")
+    if kind == "case-link":  # case-link:<event>:<bill>
+        return Bill.objects.filter(pk=int(rest[0]), status__in=BILL_OWED).exists()
+    prefix = "i" if subject.startswith("i") else ""
+    return REMINDED[prefix]().filter(pk=int(subject.removeprefix("i"))).exists()
 
 
 # --- the sweep and its consequences ------------------------------------------------------
@@ -183,11 +237,16 @@ class SweepResult:
     suspended: int  # agreements suspended
     reactivated: int  # agreements reactivated (all overdue paid)
     limits: int  # credit limits changed
+    cases_opened: int = 0
+    cases_closed: int = 0
+    promises_broken: int = 0
 
     def summary(self) -> str:
         return (
             f"{self.bills} bill(s) marked overdue, {self.suspended} agreement(s) suspended, "
-            f"{self.reactivated} reactivated, {self.limits} limit(s) changed"
+            f"{self.reactivated} reactivated, {self.limits} limit(s) changed, "
+            f"{self.cases_opened} case(s) opened, {self.cases_closed} closed, "
+            f"{self.promises_broken} promise(s) broken"
         )
 
 
@@ -240,7 +299,12 @@ def overdue_sweep(
         limits += len(credit_limits_recompute(patient=patient))
         if progress:
             progress(len(to_review) + done, total)
-    result = SweepResult(marked, suspended, reactivated, limits)
+    from billing.collections import cases_review  # collections builds on this module
+
+    cases = cases_review(now=as_of)
+    result = SweepResult(
+        marked, suspended, reactivated, limits, cases.opened, cases.closed, cases.promises_broken
+    )
     logger.info("overdue sweep as of %s: %s", as_of.isoformat(), result.summary())
     return result
 
@@ -267,10 +331,12 @@ def agreement_review(*, patient_id: int, as_of: dt.datetime | None = None) -> st
                 reason=f"overdue bill(s) {', '.join(map(str, overdue[:10]))}",
             )
             return "suspended"
+        written_off = Bill.objects.filter(patient_id=patient_id, status=BillStatus.WRITTEN_OFF)
         if (
             not overdue
             and agreement.status == AgreementStatus.SUSPENDED
             and agreement.suspended_for_overdue
+            and not written_off.exists()  # a write-off: staff decide whether to reactivate
         ):
             agreement_reactivate(agreement=agreement, actor=None, reason="overdue bills paid")
             return "reactivated"

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from accounts.models import CreditLine
+from billing.collections import overdue_review
 from billing.gateways import ForgedNotification, GatewayError, Notification, get_gateway
 from billing.models import (
     MONEY_TAKEN,
@@ -30,7 +31,6 @@ from billing.models import (
     PaymentNotification,
     PaymentStatus,
 )
-from billing.overdue import agreement_review
 from billing.refunds import refund_request
 from billing.services import credit_move
 from creditcare.errors import DomainError
@@ -46,20 +46,24 @@ def _lock_bill(bill_id: int) -> tuple[CreditLine, Bill]:
 
 
 def payment_start(*, link: PaymentLink, channel: str) -> tuple[Payment, str]:
-    """Record a payment of the bill's amount due and return where to send the patient."""
+    """Record a payment of what the link pays now (the bill's amount due, or its instalment)
+    and return where to send the patient."""
     try:
         gateway = get_gateway(channel, for_new_payments=True)
     except KeyError:
         raise DomainError("unknown_channel", _("This payment method is not available.")) from None
     with transaction.atomic():
         _line, bill = _lock_bill(link.bill_id)
-        if not bill.is_owed:
+        link = PaymentLink.objects.select_related("instalment").get(pk=link.pk)
+        link.bill = bill
+        if not link.amount_due:
             raise DomainError("bill_paid", _("This bill is already paid."))
         payment = Payment(
             bill=bill,
+            link=link,
             channel=channel,
             out_trade_no=f"CC{secrets.token_hex(12)}",
-            amount=bill.amount_due,
+            amount=link.amount_due,
         )
         payment.start()
         payment.save()
@@ -90,9 +94,8 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
                 )
         except IntegrityError:
             return payment  # the same notification again
-        paid_now = False
         if notification.status == PaymentStatus.SUCCEEDED:
-            paid_now = _succeed(line=line, bill=bill, payment=payment, notification=notification)
+            _succeed(line=line, bill=bill, payment=payment, notification=notification)
         else:
             transition = getattr(
                 payment, "fail" if notification.status == PaymentStatus.FAILED else "cancel"
@@ -100,44 +103,73 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
             if can_proceed(transition):  # a late "failed" after "succeeded" changes nothing
                 transition()
                 payment.save(update_fields=["status"])
-    if paid_now:  # after commit: lifts a suspension for overdue bills if none is left
-        agreement_review(patient_id=bill.patient_id)
+    if notification.status == PaymentStatus.SUCCEEDED:
+        # After commit: a suspension lifted, a collection case closed, a promise kept.
+        overdue_review(patient_id=bill.patient_id)
     return payment
 
 
 def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: Notification) -> bool:
-    """Record the money taken; True if it paid the bill."""
+    """Record the money taken and apply it to the bill; True if that paid the bill off.
+
+    What the bill no longer needs (a bill already paid: two tabs, a late notification; or
+    more than is left after instalments) is refunded through the channel at once.
+    """
     if payment.status in MONEY_TAKEN:
         return False
     # The channel took the money: that is a fact even after a "failed" or "cancelled".
     payment.status = PaymentStatus.SUCCEEDED
     payment.gateway_trade_no = notification.gateway_trade_no
     payment.succeeded_at = timezone.now()
-    if not bill.is_owed:
-        payment.duplicate = True  # paid twice: given back through its channel at once
-        logger.warning("duplicate payment %s for bill %s", payment.out_trade_no, bill.pk)
+    applied = min(payment.amount, bill.amount_due)
+    payment.duplicate = not applied
     payment.save(update_fields=["status", "gateway_trade_no", "succeeded_at", "duplicate"])
-    if payment.duplicate:
+    if payment.amount > applied:
+        logger.warning(
+            "payment %s: %s not needed by bill %s", payment, payment.amount - applied, bill.pk
+        )
         refund_request(
             payment=payment,
-            amount=payment.amount,
-            reason=_("Duplicate payment: the bill was already paid."),
+            amount=payment.amount - applied,
+            reason=_("Duplicate payment: the bill was already paid.")
+            if payment.duplicate
+            else _("Paid more than was left to pay."),
             actor="system:duplicate-payment",
         )
+    if not applied:
         return False
-    bill.mark_paid()
-    bill.paid_at = payment.succeeded_at
-    bill.save(update_fields=["status", "paid_at"])
+    bill.paid_amount += applied
     credit_move(
         line=line,
         kind=CreditEntryKind.PAYMENT,
-        amount=-bill.self_pay,
+        amount=-applied,
         actor=f"payment:{payment.channel}",
         bill=bill,
         payment=payment,
     )
-    invoice = invoice_issue(bill=bill)
+    instalment = payment.link.instalment if payment.link_id else None
+    if instalment is not None and instalment.paid_at is None:
+        instalment.paid_at = payment.succeeded_at
+        instalment.save(update_fields=["paid_at"])
     patient = bill.patient
+    if bill.paid_amount < bill.self_pay:
+        bill.save(update_fields=["paid_amount"])
+        sms_queue(
+            to=patient.phone,
+            template="instalment_received",
+            context={
+                "patient_name": patient.name,
+                "institution": bill.institution.name,
+                "paid": applied,
+                "left": bill.amount_due,
+            },
+            dedup_key=f"payment-received:{payment.pk}",
+        )
+        return False
+    bill.mark_paid()
+    bill.paid_at = payment.succeeded_at
+    bill.save(update_fields=["status", "paid_at", "paid_amount"])
+    invoice = invoice_issue(bill=bill)
     sms_queue(
         to=patient.phone,
         template="payment_received",

@@ -28,6 +28,7 @@ from billing.models import (
     ChargeVoid,
     CreditEntry,
     CreditEntryKind,
+    Instalment,
     PaymentLink,
     Visit,
     VisitStatus,
@@ -459,12 +460,15 @@ def visit_close(
     return visit
 
 
-def payment_link_create(*, bill: Bill) -> PaymentLink:
+def payment_link_create(*, bill: Bill, instalment: Instalment | None = None) -> PaymentLink:
+    """The bill's link, or an instalment's: valid until paid or a while after it is due."""
+    due_at = instalment.due_at if instalment else bill.due_at
     link, _created = PaymentLink.objects.get_or_create(
         bill=bill,
+        instalment=instalment,
         defaults={
             "token": secrets.token_urlsafe(24),  # 192 random bits, 32 characters
-            "expires_at": bill.due_at + settings.PAYMENT_LINK_VALID_AFTER_DUE,
+            "expires_at": due_at + settings.PAYMENT_LINK_VALID_AFTER_DUE,
         },
     )
     return link

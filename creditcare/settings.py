@@ -215,6 +215,10 @@ REMINDER_SCHEDULE = env.list("REMINDER_SCHEDULE", default=["-24h", "1d", "3d", "
 REMINDER_SENDING_HOURS = (8, 21)
 # An agreement is suspended once a bill is overdue this long (0: at once).
 OVERDUE_SUSPEND_GRACE_HOURS = env.int("OVERDUE_SUSPEND_GRACE_HOURS", default=0)
+# A collection case opens once a bill is this many days overdue; its delinquency buckets end
+# at these days overdue (the last bucket is everything beyond).
+COLLECTION_CASE_AFTER_DAYS = env.int("COLLECTION_CASE_AFTER_DAYS", default=7)
+COLLECTION_BUCKETS = [int(day) for day in env.list("COLLECTION_BUCKETS", default=[7, 30, 60, 90])]
 # Late repayments count against the limit for this long.
 REPAYMENT_LOOKBACK_DAYS = env.int("REPAYMENT_LOOKBACK_DAYS", default=365)
 

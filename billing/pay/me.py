@@ -51,9 +51,11 @@ def me_page(request: HttpRequest) -> HttpResponse:
     people = []
     for patient in patients:
         open_visits = patient.visits.filter(status=VisitStatus.OPEN).select_related("institution")
-        bills = patient.bills.select_related(
-            "institution", "payment_link", "invoice", "visit"
-        ).order_by("-closed_at")[:50]
+        bills = (
+            patient.bills.select_related("institution", "invoice", "visit")
+            .prefetch_related("payment_links")
+            .order_by("-closed_at")[:50]
+        )
         people.append(
             {
                 "patient": patient,

@@ -169,13 +169,13 @@ def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     A button records the outcome in the sandbox's books and delivers the channel's signed
     notification, verified as any; "paid, notification lost" leaves it to the query."""
     payment = (
-        Payment.objects.select_related("bill__payment_link", "bill__institution")
+        Payment.objects.select_related("link", "bill__institution")
         .filter(channel="sandbox", out_trade_no=out_trade_no, status=PaymentStatus.PENDING)
         .first()
     )
     if payment is None:
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
-    token = payment.bill.payment_link.token
+    token = payment.link.token
     if request.method != "POST":
         return render(request, "pay/sandbox.html", {"payment": payment})
     outcome = request.POST.get("outcome", "")

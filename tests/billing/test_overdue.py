@@ -53,8 +53,8 @@ def reminders() -> list[tuple[str, str]]:
     ]
 
 
-def run_beat(clock, until: dt.datetime, every=dt.timedelta(hours=1), after=None) -> None:
-    """Beat firing every hour (twice each time: a doubled beat), the sweep at 00:05."""
+def run_beat(clock, until: dt.datetime, every=dt.timedelta(hours=2), after=None) -> None:
+    """Beat firing every two hours (twice each time: a doubled beat), the sweep at 00:05."""
     while (now := dt.datetime.now(CHINA)) < until:
         if now.hour == 0 and now.minute == 0:
             clock.move_to(now.replace(minute=5))
@@ -232,7 +232,7 @@ def test_the_commands_print_a_summary_line(bill, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
         "sweep_overdue: 1 bill(s) marked overdue, 1 agreement(s) suspended, 0 reactivated, "
-        "2 limit(s) changed"
+        "2 limit(s) changed, 0 case(s) opened, 0 closed, 0 promise(s) broken"
     )
     assert out[1].startswith("sweep_overdue: 0 bill(s) marked overdue, 0 agreement(s)")
     assert out[2:] == ["send_reminders: 1 message(s) queued", "send_reminders: 0 message(s) queued"]
