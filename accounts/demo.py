@@ -102,7 +102,12 @@ def _patient(row: tuple, institution: Institution, clerk: User) -> Patient:
         services.agreement_open(patient=patient, institution=institution, channel="online")
         return patient
     agreement = services.patient_enrol(details=details, institution=institution, actor=clerk)
-    if status in (AgreementStatus.SUSPENDED, AgreementStatus.TERMINATED):
+    if status == AgreementStatus.SUSPENDED:
+        from billing.demo import seed_overdue_bill  # billing builds on accounts
+
+        # Suspended the real way: a bill three weeks overdue (a collection case too).
+        seed_overdue_bill(patient=agreement.patient, institution=institution)
+    if status == AgreementStatus.TERMINATED:
         services.agreement_suspend(
             agreement=agreement, actor=clerk, reason="Demo: bill overdue since last month"
         )

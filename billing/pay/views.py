@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 
 def _link(token: str) -> PaymentLink | None:
     return (
-        PaymentLink.objects.select_related("bill__visit", "bill__institution", "bill__patient")
+        PaymentLink.objects.select_related(
+            "bill__visit", "bill__institution", "bill__patient", "instalment__plan"
+        )
         .filter(token=token)
         .first()
     )
@@ -48,7 +50,7 @@ def _unusable(request: HttpRequest, link: PaymentLink | None) -> HttpResponse | 
     """The page to show instead when the link cannot be used (unknown, expired, paid)."""
     if link is None:
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
-    if link.bill.status == BillStatus.PAID:
+    if link.bill.status == BillStatus.PAID or (link.instalment and link.instalment.paid_at):
         return render(request, "pay/gone.html", {"reason": "paid", "link": link})
     if not link.bill.is_owed:  # written off
         return render(request, "pay/gone.html", {"reason": "closed"})
@@ -157,6 +159,8 @@ def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
     """The receipt and invoice details (the link in the payment SMS)."""
     link = _link(token)
     if link is None or link.bill.status != BillStatus.PAID or not hasattr(link.bill, "invoice"):
+        if link is not None and link.instalment and link.instalment.paid_at:
+            return render(request, "pay/gone.html", {"reason": "paid", "link": link})  # a part
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
     bill = link.bill
     return render(
