@@ -165,6 +165,8 @@ class Bill(models.Model):
     # Paid so far: instalments of a payment plan pay a bill in parts.
     paid_amount = models.DecimalField(_("paid so far"), default=Decimal("0.00"), **MONEY)
     written_off_amount = models.DecimalField(_("written off"), default=Decimal("0.00"), **MONEY)
+    # Given back after payment (charges voided after the bill was paid).
+    refunded_amount = models.DecimalField(_("refunded"), default=Decimal("0.00"), **MONEY)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -284,6 +286,12 @@ class PaymentStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
 
 
+class WindowMethod(models.TextChoices):
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Bank card")
+    SCAN = "scan", _("Payment code scanned")
+
+
 # A payment that took the patient's money: what a refund can give back from.
 MONEY_TAKEN = [PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
 
@@ -298,6 +306,11 @@ class Payment(models.Model):
     gateway_trade_no = models.CharField(max_length=64, null=True, blank=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     status = FSMField(_("status"), default=PaymentStatus.CREATED, choices=PaymentStatus.choices)
+    # At a window: how it was paid and who took it.
+    method = models.CharField(_("method"), max_length=20, choices=WindowMethod.choices, blank=True)
+    taken_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The link it was made through (an instalment's link pays that instalment).
     link = models.ForeignKey(
         PaymentLink, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
@@ -372,7 +385,16 @@ class Payment(models.Model):
 class RefundStatus(models.TextChoices):
     PENDING = "pending", _("Pending")  # asked of the channel (or about to be)
     SUCCEEDED = "succeeded", _("Refunded")  # the channel gave the money back
-    FAILED = "failed", _("Failed")  # the channel refused it, or gave up after its retries
+    # For a window to pay out: a window payment, a printed invoice (to be taken back), or an
+    # online refund the channel refused or could not be reached for after its retries.
+    AT_WINDOW = "at_window", _("At the window")
+    PAID_OUT = "paid_out", _("Paid out at the window")
+
+
+class RefundMethod(models.TextChoices):
+    CASH = "cash", _("Cash")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    CARD = "card", _("Back to the bank card")
 
 
 class Refund(models.Model):
@@ -381,6 +403,10 @@ class Refund(models.Model):
     as the same refund, so asking again after a lost answer is safe."""
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    # The voided charge it gives back the self-pay part of (none for a duplicate payment).
+    charge = models.ForeignKey(
+        "Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
     out_refund_no = models.CharField(max_length=40, unique=True)
     gateway_refund_no = models.CharField(max_length=64, blank=True)
     amount = models.DecimalField(_("amount"), **MONEY)
@@ -388,7 +414,14 @@ class Refund(models.Model):
     actor = models.CharField(_("requested by"), max_length=150)
     status = FSMField(_("status"), default=RefundStatus.PENDING, choices=RefundStatus.choices)
     attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    paid_out_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    paid_out_method = models.CharField(
+        _("paid out by"), max_length=20, choices=RefundMethod.choices, blank=True
+    )
+    paid_out_note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -408,8 +441,12 @@ class Refund(models.Model):
     def succeed(self) -> None:
         pass
 
-    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.FAILED)
-    def fail(self) -> None:
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.AT_WINDOW)
+    def send_to_window(self) -> None:
+        pass
+
+    @transition(field=status, source=RefundStatus.AT_WINDOW, target=RefundStatus.PAID_OUT)
+    def pay_out(self) -> None:
         pass
 
 
@@ -441,8 +478,14 @@ class Invoice(models.Model):
     """The invoice of a paid bill: ``YD`` + 10 digits, printed at a window on request."""
 
     bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="invoice")
-    number = models.CharField(max_length=12, unique=True)
-    issued_at = models.DateTimeField(auto_now_add=True)
+    number = models.CharField(_("number"), max_length=12, unique=True)
+    issued_at = models.DateTimeField(_("issued"), auto_now_add=True)
+    # Printed on paper at a window: a refund then needs the paper back (at the window).
+    printed_at = models.DateTimeField(_("printed"), null=True, blank=True)
+    printed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    refunded_amount = models.DecimalField(_("refunded"), default=Decimal("0.00"), **MONEY)
 
     class Meta:
         verbose_name = _("invoice")

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import logging
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from accounts.models import CreditLine
+from accounts.models import CreditLine, User
 from billing.collections import overdue_review
 from billing.gateways import ForgedNotification, GatewayError, Notification, get_gateway
 from billing.models import (
@@ -30,10 +31,12 @@ from billing.models import (
     PaymentLink,
     PaymentNotification,
     PaymentStatus,
+    WindowMethod,
 )
-from billing.refunds import refund_request
+from billing.refunds import WINDOW_CHANNEL, refund_request
 from billing.services import credit_move
 from creditcare.errors import DomainError
+from creditcare.money import quantize
 from notifications.services import sms_queue
 
 logger = logging.getLogger(__name__)
@@ -95,7 +98,12 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
         except IntegrityError:
             return payment  # the same notification again
         if notification.status == PaymentStatus.SUCCEEDED:
-            _succeed(line=line, bill=bill, payment=payment, notification=notification)
+            _succeed(
+                line=line,
+                bill=bill,
+                payment=payment,
+                gateway_trade_no=notification.gateway_trade_no,
+            )
         else:
             transition = getattr(
                 payment, "fail" if notification.status == PaymentStatus.FAILED else "cancel"
@@ -109,7 +117,7 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
     return payment
 
 
-def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: Notification) -> bool:
+def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no: str) -> bool:
     """Record the money taken and apply it to the bill; True if that paid the bill off.
 
     What the bill no longer needs (a bill already paid: two tabs, a late notification; or
@@ -119,7 +127,7 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: No
         return False
     # The channel took the money: that is a fact even after a "failed" or "cancelled".
     payment.status = PaymentStatus.SUCCEEDED
-    payment.gateway_trade_no = notification.gateway_trade_no
+    payment.gateway_trade_no = gateway_trade_no
     payment.succeeded_at = timezone.now()
     applied = min(payment.amount, bill.amount_due)
     payment.duplicate = not applied
@@ -186,6 +194,50 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, notification: No
         dedup_key=f"bill-paid:{bill.pk}",
     )
     return True
+
+
+def payment_take_at_window(
+    *, bill: Bill, amount: Decimal, method: str, actor: User, reference: str = ""
+) -> Payment:
+    """Window staff took ``amount`` (cash, bank card, the patient's payment code): it pays the
+    bill exactly as an online payment does (invoice, receipt SMS, credit released). What the
+    bill did not need (paid meanwhile online, or more than was due) waits in the window
+    refund queue to be handed back. The same terminal ``reference`` twice is one payment."""
+    if method not in WindowMethod.values:
+        raise DomainError("window_method", _("Choose how the patient paid."))
+    amount = quantize(amount)
+    if amount <= 0:
+        raise DomainError("window_amount", _("The amount must be more than 0."))
+    reference = reference.strip()[:60]
+    with transaction.atomic():
+        line, bill = _lock_bill(bill.pk)
+        trade_no = f"WN:{reference}" if reference else f"WN{secrets.token_hex(10)}"
+        earlier = Payment.objects.filter(channel=WINDOW_CHANNEL, gateway_trade_no=trade_no).first()
+        if earlier is not None:
+            return earlier  # the form sent twice
+        payment = Payment(
+            bill=bill,
+            channel=WINDOW_CHANNEL,
+            method=method,
+            taken_by=actor,
+            out_trade_no=f"WN{secrets.token_hex(12)}",
+            amount=amount,
+        )
+        payment.start()
+        payment.save()
+        _succeed(line=line, bill=bill, payment=payment, gateway_trade_no=trade_no)
+    overdue_review(patient_id=bill.patient_id)
+    logger.info("window payment %s by %s (%s)", payment, actor, method)
+    return payment
+
+
+def invoice_mark_printed(*, invoice: Invoice, actor: User) -> Invoice:
+    """The paper invoice was printed at a window: a later refund of it needs it back."""
+    Invoice.objects.filter(pk=invoice.pk, printed_at=None).update(
+        printed_at=timezone.now(), printed_by=actor
+    )
+    invoice.refresh_from_db()
+    return invoice
 
 
 def payment_query(*, payment: Payment, now: dt.datetime | None = None) -> Payment:

@@ -1,9 +1,17 @@
-"""Money going back: refunds through the payment's own channel.
+"""Money going back: refunds.
 
-A refund is recorded first (``pending``) and asked of the channel by a Celery task after
-commit. Channels treat the same ``out_refund_no`` again as the same refund, so a retried or
-doubled task asks twice and refunds once; the answer is applied once, under the payment's
-row lock. Lock order as everywhere: credit line, bill, payment, refund.
+The rules (MISSION.md): only online payments are refunded online, through their own
+channel; a refund of bill money needs the charge voided first; if the paper invoice was
+printed, or the channel refuses or cannot be reached after its retries, the refund goes to
+the **window queue**, where staff pay it out and record how. A refund never exceeds what is
+left of its payment; partial refunds add up.
+
+An online refund is recorded first (``pending``) and asked of the channel by a Celery task
+after commit. Channels treat the same ``out_refund_no`` again as the same refund, so a
+retried or doubled task asks twice and refunds once; the answer is applied once, under the
+payment's row lock. When a refund is done (refunded online or paid out at the window) the
+payment, and for bill money the bill and its invoice, record it. Lock order as everywhere:
+credit line, bill, payment, refund.
 """
 
 import datetime as dt
@@ -17,29 +25,51 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from billing.gateways import GatewayError, RefundResult, get_gateway
-from billing.models import Payment, PaymentStatus, Refund, RefundStatus
+from billing.models import (
+    Bill,
+    Charge,
+    Invoice,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundMethod,
+    RefundStatus,
+)
 from creditcare.errors import DomainError
 from creditcare.money import money_sum, quantize
 
 logger = logging.getLogger(__name__)
 
 REFUNDABLE = [PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED]
+DONE = [RefundStatus.SUCCEEDED, RefundStatus.PAID_OUT]
+
+
+WINDOW_CHANNEL = "window"  # payments taken at a hospital window
 
 
 def refundable(payment: Payment) -> Decimal:
     """What is left to give back: paid, less refunds done or under way."""
-    asked = payment.refunds.exclude(status=RefundStatus.FAILED)
-    return payment.amount - money_sum(asked, "amount")
+    return payment.amount - money_sum(payment.refunds.all(), "amount")
 
 
-def refund_request(*, payment: Payment, amount: Decimal, reason: str, actor: str) -> Refund:
-    """Record a refund of ``amount`` from ``payment``; the channel is asked after commit."""
+def refund_request(
+    *,
+    payment: Payment,
+    amount: Decimal,
+    reason: str,
+    actor: str,
+    charge: Charge | None = None,
+) -> Refund:
+    """Record a refund of ``amount`` from ``payment`` (for ``charge``, a voided charge, when
+    it gives back bill money). Online ones are asked of the channel after commit; the rest
+    wait in the window queue."""
     from billing.tasks import send_refund
 
     amount = quantize(amount)
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment = Payment.objects.select_for_update().select_related("bill").get(pk=payment.pk)
         if payment.status not in REFUNDABLE:
             raise DomainError(
                 "payment_not_refundable", _("Only a payment that took money can be refunded.")
@@ -51,16 +81,49 @@ def refund_request(*, payment: Payment, amount: Decimal, reason: str, actor: str
                 _("A refund must be more than 0 and at most %(left)s.") % {"left": left},
                 {"refundable": str(left), "requested": str(amount)},
             )
+        invoice = getattr(payment.bill, "invoice", None)
+        at_window = payment.channel == WINDOW_CHANNEL or (
+            charge is not None and invoice is not None and invoice.printed_at is not None
+        )
         refund = Refund.objects.create(
             payment=payment,
+            charge=charge,
             out_refund_no=f"RF{secrets.token_hex(12)}",
             amount=amount,
             reason=reason[:200],
             actor=actor[:150],
+            status=RefundStatus.AT_WINDOW if at_window else RefundStatus.PENDING,
         )
-        transaction.on_commit(lambda: send_refund.delay(refund.pk), robust=True)
+        if not at_window:
+            transaction.on_commit(lambda: send_refund.delay(refund.pk), robust=True)
     logger.info("refund %s of %s from %s: %s", refund.out_refund_no, amount, payment, reason)
     return refund
+
+
+def refund_for_void(*, bill: Bill, charge: Charge, actor: str, reason: str) -> list[Refund]:
+    """A charge voided after its bill was paid: give back its self-pay part (its estimate,
+    at most what is left of the bill's payments), from the latest payments first. Called
+    with the credit line locked (lock order: credit line, bill, payment)."""
+    bill = Bill.objects.select_for_update().get(pk=bill.pk)
+    left = min(
+        charge.self_pay_estimate,
+        bill.self_pay
+        - money_sum(Refund.objects.filter(payment__bill=bill, payment__duplicate=False), "amount"),
+    )
+    refunds = []
+    paid = bill.payments.filter(status__in=REFUNDABLE, duplicate=False).order_by("-pk")
+    for payment in paid:
+        if left <= 0:
+            break
+        amount = min(left, refundable(payment))
+        if amount > 0:
+            refunds.append(
+                refund_request(
+                    payment=payment, amount=amount, reason=reason, actor=actor, charge=charge
+                )
+            )
+            left -= amount
+    return refunds
 
 
 def refund_send(*, refund_id: int) -> Refund:
@@ -91,21 +154,62 @@ def _refund_answered(*, refund_id: int, result: RefundResult) -> Refund:
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.status != RefundStatus.PENDING:
             return refund
-        refund.finished_at = timezone.now()
         if result.succeeded:
             refund.succeed()
             refund.gateway_refund_no = result.gateway_refund_no
-            done = money_sum(payment.refunds.filter(status=RefundStatus.SUCCEEDED), "amount")
-            if done + refund.amount >= payment.amount:
-                payment.refund_fully()
-            else:
-                payment.refund_partially()
-            payment.save(update_fields=["status"])
+            refund.finished_at = timezone.now()
+            _refund_done(refund=refund, payment=payment)
         else:
-            refund.fail()
+            refund.send_to_window()
             refund.last_error = result.error[:500]
-            logger.warning("refund %s failed: %s", refund.out_refund_no, result.error)
+            logger.warning("refund %s to the window: %s", refund.out_refund_no, result.error)
         refund.save(update_fields=["status", "gateway_refund_no", "last_error", "finished_at"])
+    return refund
+
+
+def _refund_done(*, refund: Refund, payment: Payment) -> None:
+    """The money is back with the patient: the payment, and for bill money the bill and its
+    invoice, record it. Called with the payment locked."""
+    done = money_sum(payment.refunds.filter(status__in=DONE).exclude(pk=refund.pk), "amount")
+    if done + refund.amount >= payment.amount:
+        payment.refund_fully()
+    else:
+        payment.refund_partially()
+    payment.save(update_fields=["status"])
+    if refund.charge_id is not None:
+        Bill.objects.filter(pk=payment.bill_id).update(
+            refunded_amount=F("refunded_amount") + refund.amount
+        )
+        Invoice.objects.filter(bill_id=payment.bill_id).update(
+            refunded_amount=F("refunded_amount") + refund.amount
+        )
+
+
+def refund_pay_out(*, refund: Refund, actor: User, method: str, note: str = "") -> Refund:
+    """Window staff gave the money back (and took back a printed invoice): record how."""
+    if method not in RefundMethod.values:
+        raise DomainError("refund_method", _("Choose how the money was given back."))
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.status != RefundStatus.AT_WINDOW:
+            raise DomainError("refund_not_at_window", _("This refund is not waiting at a window."))
+        refund.pay_out()
+        refund.paid_out_by = actor
+        refund.paid_out_method = method
+        refund.paid_out_note = note[:200]
+        refund.finished_at = timezone.now()
+        refund.save(
+            update_fields=[
+                "status",
+                "paid_out_by",
+                "paid_out_method",
+                "paid_out_note",
+                "finished_at",
+            ]
+        )
+        _refund_done(refund=refund, payment=payment)
+    logger.info("refund %s paid out at the window by %s (%s)", refund.out_refund_no, actor, method)
     return refund
 
 

@@ -324,7 +324,10 @@ def charge_void(
     his_line_id: str,
     reason: str,
 ) -> tuple[Visit, Charge]:
-    """Take a charge back and release its hold. Voiding a voided charge changes nothing."""
+    """Take a charge back and release its hold. Voiding a voided charge changes nothing.
+
+    After the visit is closed a charge can be voided only once its bill is paid: its
+    self-pay part is then refunded (``refunds.refund_for_void``)."""
     with transaction.atomic():
         line, visit = _lock_visit(visit_id=visit_id, institution=institution)
         charge = (
@@ -341,7 +344,14 @@ def charge_void(
         if hasattr(charge, "void"):
             return visit, charge
         if visit.status != VisitStatus.OPEN:
-            raise _visit_closed_error(visit)
+            bill = getattr(visit, "bill", None)
+            if bill is None or bill.status != BillStatus.PAID:
+                raise _visit_closed_error(visit)
+            from billing.refunds import refund_for_void  # refunds build on these services
+
+            ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
+            refund_for_void(bill=bill, charge=charge, actor=actor_of(api_key), reason=reason)
+            return visit, charge
         ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
         credit_move(
             line=line,

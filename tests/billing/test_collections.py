@@ -24,6 +24,7 @@ from billing.overdue import overdue_sweep, reminders_send
 from billing.selectors import credit_used_from_entries
 from creditcare.errors import DomainError
 from notifications.models import SmsMessage
+from tests.billing.paying import sent_code
 from tests.billing.test_api import assert_credit_consistent, outpatient
 from tests.billing.test_overdue import CHINA, CLOSED, DUE, bill_closed_at, pay
 
@@ -156,8 +157,6 @@ def _plan(case, bill, collector):
 
 def _pay_through(client, link):
     """The patient pays one link: code, settlement page, sandbox."""
-    from tests.billing.test_pay_link import sent_code
-
     client.post(f"/p/{link.token}/code/")
     client.post(f"/p/{link.token}/verify/", {"code": sent_code()})
     page = client.get(f"/p/{link.token}/bill/").content.decode()

@@ -24,37 +24,27 @@ from billing.models import (
     SandboxTrade,
 )
 from billing.payments import payments_settle_pending
-from billing.refunds import refund_request, refund_send, refunds_resend_pending
+from billing.refunds import (
+    refund_pay_out,
+    refund_request,
+    refund_send,
+    refunds_resend_pending,
+)
 from billing.tasks import settle_pending_payments
 from creditcare.errors import DomainError
 from notifications.models import SmsMessage
+from tests.billing.paying import press, start
 from tests.billing.test_api import assert_credit_consistent, outpatient
-from tests.billing.test_pay_link import link  # noqa: F401 - the link fixture
-from tests.billing.test_payments import start, verified  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 
 
-def press(client, payment, outcome: str):
-    """The patient presses a button on the sandbox's checkout page."""
-    return client.post(f"/pay/sandbox/{payment.out_trade_no}/", {"outcome": outcome})
-
-
-@pytest.fixture
-def paid(verified, link):  # noqa: F811
-    payment = start(verified, link)
-    press(verified, payment, "paid")
-    payment.refresh_from_db()
-    assert payment.status == PaymentStatus.SUCCEEDED
-    return payment
-
-
 # --- the checkout page -------------------------------------------------------------------
 
 
-def test_the_checkout_page_pays_and_sends_the_patient_to_the_receipt(verified, link, card):  # noqa: F811
+def test_the_checkout_page_pays_and_sends_the_patient_to_the_receipt(verified, link, card):
     payment = start(verified, link)
     page = verified.get(f"/pay/sandbox/{payment.out_trade_no}/").content.decode()
     assert "35.00" in page and 'value="paid"' in page
@@ -77,7 +67,7 @@ def test_the_checkout_page_pays_and_sends_the_patient_to_the_receipt(verified, l
 @pytest.mark.parametrize(
     ("outcome", "status"), [("failed", PaymentStatus.FAILED), ("closed", PaymentStatus.CANCELLED)]
 )
-def test_failing_or_cancelling_at_the_checkout_leaves_the_bill_due(verified, link, outcome, status):  # noqa: F811
+def test_failing_or_cancelling_at_the_checkout_leaves_the_bill_due(verified, link, outcome, status):
     payment = start(verified, link)
     assert press(verified, payment, outcome)["Location"] == f"/p/{link.token}/bill/"
     payment.refresh_from_db()
@@ -87,7 +77,7 @@ def test_failing_or_cancelling_at_the_checkout_leaves_the_bill_due(verified, lin
     assert verified.get(f"/pay/sandbox/{payment.out_trade_no}/").status_code == 404
 
 
-def test_an_unknown_button_is_refused(verified, link):  # noqa: F811
+def test_an_unknown_button_is_refused(verified, link):
     payment = start(verified, link)
     assert press(verified, payment, "steal").status_code == 400
     assert not SandboxTrade.objects.exists()
@@ -98,7 +88,7 @@ def test_an_unknown_button_is_refused(verified, link):  # noqa: F811
 # --- query: a lost notification ------------------------------------------------------
 
 
-def test_a_lost_notification_is_settled_by_querying_the_channel(verified, link, card):  # noqa: F811
+def test_a_lost_notification_is_settled_by_querying_the_channel(verified, link, card):
     with time_machine.travel(T0, tick=False) as clock:
         payment = start(verified, link)
         assert press(verified, payment, "paid-silently")["Location"] == f"/p/{link.token}/bill/"
@@ -130,7 +120,7 @@ def test_a_lost_notification_is_settled_by_querying_the_channel(verified, link, 
     assert SmsMessage.objects.filter(template="payment_received").count() == 1
 
 
-def test_a_payment_its_channel_never_saw_is_cancelled_after_a_while(verified, link):  # noqa: F811
+def test_a_payment_its_channel_never_saw_is_cancelled_after_a_while(verified, link):
     with time_machine.travel(T0, tick=False) as clock:
         payment = start(verified, link)  # the patient closed the tab at the checkout
         clock.shift(dt.timedelta(minutes=10))
@@ -146,7 +136,7 @@ def test_a_payment_its_channel_never_saw_is_cancelled_after_a_while(verified, li
     assert "data-awaiting" not in verified.get(f"/p/{link.token}/bill/").content.decode()
 
 
-def test_a_query_finding_a_failed_trade_fails_the_payment(verified, link):  # noqa: F811
+def test_a_query_finding_a_failed_trade_fails_the_payment(verified, link):
     with time_machine.travel(T0, tick=False) as clock:
         payment = start(verified, link)
         SandboxGateway().checkout(payment, "FAILED")  # its notification never arrives
@@ -157,7 +147,7 @@ def test_a_query_finding_a_failed_trade_fails_the_payment(verified, link):  # no
 
 
 @override_settings(SANDBOX_UNREACHABLE=True)
-def test_an_unreachable_channel_leaves_the_payment_pending_for_next_time(verified, link):  # noqa: F811
+def test_an_unreachable_channel_leaves_the_payment_pending_for_next_time(verified, link):
     with time_machine.travel(T0, tick=False) as clock:
         payment = start(verified, link)
         clock.shift(dt.timedelta(hours=1))
@@ -211,7 +201,7 @@ def test_a_refund_under_way_counts_against_what_is_left(paid):
     assert refused.value.details == {"refundable": "5.00", "requested": "5.01"}
 
 
-def test_only_a_payment_that_took_money_is_refunded(verified, link):  # noqa: F811
+def test_only_a_payment_that_took_money_is_refunded(verified, link):
     pending = start(verified, link)
     with pytest.raises(DomainError) as refused:
         _refund(pending, "1.00")
@@ -231,25 +221,37 @@ def test_a_refund_asked_twice_refunds_once(paid):
 
 
 @override_settings(SANDBOX_REFUNDS_FAIL=True)
-def test_a_refused_refund_fails_and_the_money_stays_refundable(paid):
+def test_a_refused_refund_goes_to_the_window_queue(paid, window_clerk):
     refund = _refund(paid, "35.00")
     paid.refresh_from_db()
-    assert refund.status == RefundStatus.FAILED and "refused" in refund.last_error
-    assert paid.status == PaymentStatus.SUCCEEDED
+    assert refund.status == RefundStatus.AT_WINDOW and "refused" in refund.last_error
+    assert paid.status == PaymentStatus.SUCCEEDED  # nothing given back yet
     assert not SandboxRefund.objects.exists()
-    with override_settings(SANDBOX_REFUNDS_FAIL=False):
-        assert _refund(paid, "35.00").status == RefundStatus.SUCCEEDED
+    with pytest.raises(DomainError):  # never twice: it is under way, at the window
+        _refund(paid, "0.01")
+    refund_pay_out(refund=refund, actor=window_clerk, method="cash", note="paid in cash")
+    refund.refresh_from_db()
+    paid.refresh_from_db()
+    assert (refund.status, refund.paid_out_by, refund.paid_out_method) == (
+        RefundStatus.PAID_OUT,
+        window_clerk,
+        "cash",
+    )
+    assert paid.status == PaymentStatus.REFUNDED
+    with pytest.raises(DomainError) as twice:
+        refund_pay_out(refund=refund, actor=window_clerk, method="cash")
+    assert twice.value.code == "refund_not_at_window"
 
 
 @override_settings(REFUND_MAX_ATTEMPTS=2)
-def test_an_unreachable_channel_is_retried_then_the_refund_fails(paid):
+def test_an_unreachable_channel_is_retried_then_the_refund_goes_to_the_window(paid):
     refund = _refund(paid, "35.00", send=False)
     with override_settings(SANDBOX_UNREACHABLE=True):
         with pytest.raises(GatewayError):  # the task retries with backoff
             refund_send(refund_id=refund.pk)
         refund.refresh_from_db()
         assert (refund.status, refund.attempts) == (RefundStatus.PENDING, 1)
-        assert refund_send(refund_id=refund.pk).status == RefundStatus.FAILED
+        assert refund_send(refund_id=refund.pk).status == RefundStatus.AT_WINDOW
     refund.refresh_from_db()
     assert refund.attempts == 2 and "unreachable" in refund.last_error
 
@@ -292,8 +294,8 @@ def test_the_days_statement_matches_our_books(paid, capsys):
 
 
 def test_the_statement_shows_money_the_channel_took_that_we_did_not_record(
-    verified,  # noqa: F811
-    link,  # noqa: F811
+    verified,
+    link,
     capsys,
 ):
     payment = start(verified, link)

@@ -1,7 +1,6 @@
 """The SMS payment link and its verification code."""
 
 import datetime as dt
-import re
 
 import pytest
 import time_machine
@@ -9,23 +8,10 @@ from django.utils import timezone
 
 from billing.models import PaymentLink
 from notifications.models import SmsMessage, VerificationCode
+from tests.billing.paying import sent_code
 from tests.billing.test_api import settlement
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def link(his, card):
-    visit = his.open_visit(card)
-    his.charge(visit["id"], "L1", "80.00", item_name="血常规")
-    his.charge(visit["id"], "L2", "20.00", item_name="挂号费")
-    his.post(f"visits/{visit['id']}/close/", settlement("100.00", "35.00", account="15.00"))
-    return PaymentLink.objects.get()
-
-
-def sent_code() -> str:
-    sms = SmsMessage.objects.filter(template="verification_code").order_by("-pk").first()
-    return re.search(r"\b(\d{6})\b", sms.body).group(1)
 
 
 def test_the_visit_ended_sms_carries_an_unguessable_link(link):

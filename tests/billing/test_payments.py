@@ -16,25 +16,10 @@ from billing.models import (
     SandboxRefund,
 )
 from notifications.models import SmsMessage
+from tests.billing.paying import start
 from tests.billing.test_api import assert_credit_consistent, outpatient
-from tests.billing.test_pay_link import link, sent_code  # noqa: F401 - the link fixture
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def verified(client, link):  # noqa: F811
-    client.post(f"/p/{link.token}/code/")
-    client.post(f"/p/{link.token}/verify/", {"code": sent_code()})
-    return client
-
-
-def start(client, link) -> Payment:  # noqa: F811
-    response = client.post(f"/p/{link.token}/pay/", {"channel": "sandbox"})
-    assert response.status_code == 302
-    payment = Payment.objects.latest("pk")
-    assert response["Location"] == f"/pay/sandbox/{payment.out_trade_no}/"
-    return payment
 
 
 def notification(payment, status="PAID", **change) -> dict:
@@ -42,7 +27,7 @@ def notification(payment, status="PAID", **change) -> dict:
     return {**SandboxGateway().checkout(payment, status), **change}
 
 
-def test_paying_marks_the_bill_paid_releases_credit_and_sends_the_receipt(verified, link, card):  # noqa: F811
+def test_paying_marks_the_bill_paid_releases_credit_and_sends_the_receipt(verified, link, card):
     payment = start(verified, link)
     checkout = verified.get(f"/pay/sandbox/{payment.out_trade_no}/")
     assert checkout.status_code == 200 and "35.00" in checkout.content.decode()
@@ -64,7 +49,7 @@ def test_paying_marks_the_bill_paid_releases_credit_and_sends_the_receipt(verifi
     assert verified.get(f"/p/{link.token}").status_code == 200  # "paid" page now
 
 
-def test_a_notification_replayed_three_times_acts_once(verified, link):  # noqa: F811
+def test_a_notification_replayed_three_times_acts_once(verified, link):
     payment = start(verified, link)
     paid = notification(payment)
     for _ in range(3):
@@ -74,7 +59,7 @@ def test_a_notification_replayed_three_times_acts_once(verified, link):  # noqa:
     assert SmsMessage.objects.filter(template="payment_received").count() == 1
 
 
-def test_a_late_failure_after_success_changes_nothing(verified, link):  # noqa: F811
+def test_a_late_failure_after_success_changes_nothing(verified, link):
     payment = start(verified, link)
     verified.post("/pay/notify/sandbox/", notification(payment))
     verified.post("/pay/notify/sandbox/", notification(payment, "FAILED"))
@@ -83,7 +68,7 @@ def test_a_late_failure_after_success_changes_nothing(verified, link):  # noqa: 
     assert payment.bill.status == BillStatus.PAID
 
 
-def test_a_cancelled_payment_leaves_the_bill_due(verified, link, card):  # noqa: F811
+def test_a_cancelled_payment_leaves_the_bill_due(verified, link, card):
     payment = start(verified, link)
     verified.post("/pay/notify/sandbox/", notification(payment, "CLOSED"))
     payment.refresh_from_db()
@@ -101,7 +86,7 @@ def test_a_cancelled_payment_leaves_the_bill_due(verified, link, card):  # noqa:
     ],
     ids=["bad-signature", "wrong-amount", "foreign-order", "unknown-status"],
 )
-def test_forged_notifications_are_refused_and_change_nothing(verified, link, card, change):  # noqa: F811
+def test_forged_notifications_are_refused_and_change_nothing(verified, link, card, change):
     payment = start(verified, link)
     response = verified.post("/pay/notify/sandbox/", notification(payment, **change))
     assert response.status_code == 400
@@ -114,7 +99,7 @@ def test_forged_notifications_are_refused_and_change_nothing(verified, link, car
 
 def test_a_second_payment_for_a_paid_bill(
     verified,
-    link,  # noqa: F811
+    link,
     card,
     django_capture_on_commit_callbacks,
 ):
@@ -138,6 +123,6 @@ def test_a_second_payment_for_a_paid_bill(
     assert SmsMessage.objects.filter(template="payment_received").count() == 1
 
 
-def test_paying_needs_the_code_first(client, link):  # noqa: F811
+def test_paying_needs_the_code_first(client, link):
     assert client.post(f"/p/{link.token}/pay/", {"channel": "sandbox"}).status_code == 302
     assert not Payment.objects.exists()

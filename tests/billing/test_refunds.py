@@ -1,0 +1,153 @@
+"""Money going back, by the rules of MISSION.md: a charge voided after payment refunds its
+self-pay part, online through the payment's channel, or at the window when the paper invoice
+was printed or the payment was taken at a window; partial refunds add up and never exceed
+what was paid. Window payments pay bills exactly as online ones do."""
+
+from decimal import Decimal
+
+import pytest
+
+from billing.models import (
+    BillStatus,
+    CreditEntry,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    SandboxRefund,
+)
+from billing.payments import invoice_mark_printed, payment_take_at_window
+from billing.refunds import refund_pay_out
+from creditcare.errors import DomainError
+from notifications.models import SmsMessage
+from tests.billing.test_api import assert_credit_consistent, outpatient
+
+pytestmark = pytest.mark.django_db
+
+
+def void(his, link, line: str, reason="cancelled by the doctor"):
+    return his.post(f"visits/{link.bill.visit_id}/charges/{line}/void/", {"reason": reason})
+
+
+def refunds_of(payment) -> list[tuple[str, str]]:
+    return [(str(r.amount), r.status) for r in payment.refunds.order_by("pk")]
+
+
+def test_a_charge_voided_after_payment_is_refunded_online(
+    his, link, paid, card, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert void(his, link, "L2").status_code == 200  # 20.00, all self-pay
+    paid.refresh_from_db()
+    bill = paid.bill
+    assert refunds_of(paid) == [("20.00", RefundStatus.SUCCEEDED)]
+    assert paid.status == PaymentStatus.PARTIALLY_REFUNDED
+    assert (bill.status, bill.refunded_amount, bill.invoice.refunded_amount) == (
+        BillStatus.PAID,
+        Decimal("20.00"),
+        Decimal("20.00"),
+    )
+    assert SandboxRefund.objects.get().amount == Decimal("20.00")  # the channel gave it back
+    assert outpatient(card).used == 0  # the credit line is not touched by giving money back
+    assert_credit_consistent(card)
+
+
+def test_refunds_add_up_and_never_exceed_what_was_paid(
+    his, link, paid, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        void(his, link, "L2")  # 20.00 of the 35.00 paid
+        void(his, link, "L1")  # 80.00 estimated, only 15.00 left to give back
+        void(his, link, "L1")  # again: nothing more
+    paid.refresh_from_db()
+    assert refunds_of(paid) == [
+        ("20.00", RefundStatus.SUCCEEDED),
+        ("15.00", RefundStatus.SUCCEEDED),
+    ]
+    assert paid.status == PaymentStatus.REFUNDED
+    paid.bill.refresh_from_db()
+    assert paid.bill.refunded_amount == Decimal("35.00")
+
+
+def test_a_printed_invoice_sends_the_refund_to_the_window(his, link, paid, window_clerk):
+    invoice_mark_printed(invoice=paid.bill.invoice, actor=window_clerk)
+    void(his, link, "L2")
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.AT_WINDOW and not SandboxRefund.objects.exists()
+    paid.bill.refresh_from_db()
+    assert paid.bill.refunded_amount == 0  # not yet: the patient has not had it
+
+    refund_pay_out(refund=refund, actor=window_clerk, method="cash", note="invoice taken back")
+    paid.bill.refresh_from_db()
+    paid.refresh_from_db()
+    assert paid.bill.refunded_amount == Decimal("20.00")
+    assert paid.bill.invoice.refunded_amount == Decimal("20.00")
+    assert paid.status == PaymentStatus.PARTIALLY_REFUNDED
+
+
+def test_a_charge_of_a_closed_unpaid_visit_cannot_be_voided(his, link):
+    response = void(his, link, "L2")
+    assert (response.status_code, response.json()["code"]) == (409, "visit_closed")
+    assert not Refund.objects.exists()
+
+
+# --- window payments -------------------------------------------------------------------------
+
+
+def test_a_window_payment_pays_the_bill_like_an_online_one(link, card, window_clerk):
+    payment = payment_take_at_window(
+        bill=link.bill, amount=Decimal("35.00"), method="card", actor=window_clerk, reference="T1"
+    )
+    bill = payment.bill
+    bill.refresh_from_db()
+    assert (payment.status, payment.channel, payment.taken_by) == (
+        PaymentStatus.SUCCEEDED,
+        "window",
+        window_clerk,
+    )
+    assert bill.status == BillStatus.PAID and bill.invoice.number.startswith("YD")
+    assert SmsMessage.objects.filter(template="payment_received").count() == 1
+    assert outpatient(card).used == 0
+    assert_credit_consistent(card)
+    # The form sent twice with the same terminal reference: one payment.
+    again = payment_take_at_window(
+        bill=link.bill, amount=Decimal("35.00"), method="card", actor=window_clerk, reference="T1"
+    )
+    assert again.pk == payment.pk and CreditEntry.objects.filter(kind="payment").count() == 1
+
+
+def test_cash_beyond_the_amount_due_waits_at_the_window_to_be_handed_back(link, window_clerk):
+    payment = payment_take_at_window(
+        bill=link.bill, amount=Decimal("50.00"), method="cash", actor=window_clerk
+    )
+    assert refunds_of(payment) == [("15.00", RefundStatus.AT_WINDOW)]
+    payment.bill.refresh_from_db()
+    assert payment.bill.status == BillStatus.PAID
+
+
+def test_a_window_payment_for_a_bill_paid_online_is_handed_back(paid, window_clerk):
+    payment = payment_take_at_window(
+        bill=paid.bill, amount=Decimal("35.00"), method="cash", actor=window_clerk
+    )
+    assert payment.duplicate
+    assert refunds_of(payment) == [("35.00", RefundStatus.AT_WINDOW)]
+    assert CreditEntry.objects.filter(kind="payment").count() == 1
+
+
+def test_a_void_after_a_window_payment_is_refunded_at_the_window(his, link, window_clerk):
+    payment = payment_take_at_window(
+        bill=link.bill, amount=Decimal("35.00"), method="cash", actor=window_clerk
+    )
+    void(his, link, "L2")
+    assert refunds_of(payment) == [("20.00", RefundStatus.AT_WINDOW)]
+
+
+@pytest.mark.parametrize(
+    ("amount", "method", "code"), [("0", "cash", "window_amount"), ("5", "gold", "window_method")]
+)
+def test_a_window_payment_must_be_sensible(link, window_clerk, amount, method, code):
+    with pytest.raises(DomainError) as refused:
+        payment_take_at_window(
+            bill=link.bill, amount=Decimal(amount), method=method, actor=window_clerk
+        )
+    assert refused.value.code == code
+    assert not link.bill.payments.exists()
