@@ -70,7 +70,14 @@ def payment_start(*, link: PaymentLink, channel: str) -> tuple[Payment, str]:
         )
         payment.start()
         payment.save()
-    return payment, gateway.checkout_url(payment)
+    try:
+        return payment, gateway.checkout_url(payment)
+    except GatewayError as error:  # the payment stays pending: the query settles or drops it
+        logger.warning("%s checkout for %s failed: %s", channel, payment, error)
+        raise DomainError(
+            "channel_unavailable",
+            _("The payment channel is not answering. Please try again, or choose another."),
+        ) from None
 
 
 def payment_notified(*, channel: str, notification: Notification) -> Payment:
@@ -97,7 +104,9 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
                 )
         except IntegrityError:
             return payment  # the same notification again
-        if notification.status == PaymentStatus.SUCCEEDED:
+        if notification.status == PaymentStatus.PENDING:
+            pass  # the channel still waits for the patient: recorded, nothing to do
+        elif notification.status == PaymentStatus.SUCCEEDED:
             _succeed(
                 line=line,
                 bill=bill,

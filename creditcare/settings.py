@@ -204,6 +204,22 @@ PAYMENT_QUERY_AFTER_MINUTES = env.int("PAYMENT_QUERY_AFTER_MINUTES", default=3)
 PAYMENT_ABANDONED_MINUTES = env.int("PAYMENT_ABANDONED_MINUTES", default=30)
 # A refund the channel could not be reached for is tried this many times, then fails.
 REFUND_MAX_ATTEMPTS = env.int("REFUND_MAX_ATTEMPTS", default=6)
+# Alipay (mobile web payment). Keys are PEM text, from the environment only.
+ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
+ALIPAY_APP_PRIVATE_KEY = env.str("ALIPAY_APP_PRIVATE_KEY", default="", multiline=True)
+ALIPAY_PUBLIC_KEY = env.str("ALIPAY_PUBLIC_KEY", default="", multiline=True)
+ALIPAY_GATEWAY_URL = env.str("ALIPAY_GATEWAY_URL", default="https://openapi.alipay.com/gateway.do")
+# WeChat Pay API v3 (H5). The platform's public key (WeChat Pay public key mode) checks
+# notifications; the APIv3 key decrypts them.
+WECHAT_MCHID = env.str("WECHAT_MCHID", default="")
+WECHAT_APPID = env.str("WECHAT_APPID", default="")
+WECHAT_PRIVATE_KEY = env.str("WECHAT_PRIVATE_KEY", default="", multiline=True)
+WECHAT_CERT_SERIAL_NO = env.str("WECHAT_CERT_SERIAL_NO", default="")
+WECHAT_APIV3_KEY = env.str("WECHAT_APIV3_KEY", default="")
+WECHAT_PUBLIC_KEY = env.str("WECHAT_PUBLIC_KEY", default="", multiline=True)
+WECHAT_PUBLIC_KEY_ID = env.str("WECHAT_PUBLIC_KEY_ID", default="")
+WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.mch.weixin.qq.com")
+PAYMENT_GATEWAY_TIMEOUT = env.int("PAYMENT_GATEWAY_TIMEOUT", default=10)
 # The sandbox channel's bad days, for demonstrations and tests (see billing/gateways/sandbox.py).
 SANDBOX_REFUNDS_FAIL = env.bool("SANDBOX_REFUNDS_FAIL", default=False)
 SANDBOX_UNREACHABLE = env.bool("SANDBOX_UNREACHABLE", default=False)

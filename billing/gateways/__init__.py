@@ -1,10 +1,12 @@
 """Payment gateways behind one interface. Channel status words are mapped to ours here, at
 the edge; everything above speaks ``PaymentStatus``.
 
-A gateway (see ``Gateway``):
+A gateway (see ``Gateway``; ``BaseGateway`` has the common parts):
+* ``label`` and ``configured()``: what the patient sees, and whether settings allow its use;
 * ``checkout_url(payment)``: where to send the patient to pay;
-* ``parse_notification(data)``: verify an asynchronous notification and return it, or raise
-  ``ForgedNotification``;
+* ``parse_notification(request)``: verify an asynchronous notification (the HTTP request
+  the channel sent to ``/pay/notify/<channel>/``) and return it, or raise
+  ``ForgedNotification``; ``acknowledge()`` / ``refuse(reason)`` answer the channel;
 * ``query(payment)``: what the channel knows of a payment (``None``: nothing yet);
 * ``refund(refund)``: give money back; the same ``out_refund_no`` again is the same refund;
 * ``statement(day)``: the channel's record of a day (China time), for reconciliation.
@@ -18,9 +20,14 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-GATEWAYS = {"sandbox": "billing.gateways.sandbox.SandboxGateway"}
+GATEWAYS = {
+    "sandbox": "billing.gateways.sandbox.SandboxGateway",
+    "alipay": "billing.gateways.alipay.AlipayGateway",
+    "wechat": "billing.gateways.wechat.WechatGateway",
+}
 
 
 class ForgedNotification(Exception):
@@ -59,10 +66,17 @@ class StatementLine:
 
 class Gateway(Protocol):
     channel: str
+    label: str
+
+    def configured(self) -> bool: ...
 
     def checkout_url(self, payment) -> str: ...
 
-    def parse_notification(self, data) -> Notification: ...
+    def parse_notification(self, request: HttpRequest) -> Notification: ...
+
+    def acknowledge(self) -> HttpResponse: ...
+
+    def refuse(self, reason: str) -> HttpResponse: ...
 
     def query(self, payment) -> Notification | None: ...
 
@@ -71,9 +85,39 @@ class Gateway(Protocol):
     def statement(self, day: dt.date) -> list[StatementLine]: ...
 
 
+class BaseGateway:
+    """What channels share: the answers to a notification (Alipay's words by default)."""
+
+    channel = ""
+    label = ""
+
+    def configured(self) -> bool:
+        return True
+
+    def acknowledge(self) -> HttpResponse:
+        return HttpResponse("success", content_type="text/plain")
+
+    def refuse(self, reason: str) -> HttpResponse:
+        return HttpResponse("fail", status=400, content_type="text/plain")
+
+
 def get_gateway(channel: str, *, for_new_payments: bool = False) -> Gateway:
-    """The gateway of a channel we know. Only channels in ``PAYMENT_CHANNELS`` take new
-    payments; a channel switched off still answers for the payments it already took."""
-    if channel not in GATEWAYS or (for_new_payments and channel not in settings.PAYMENT_CHANNELS):
+    """The gateway of a channel we know. Only channels in ``PAYMENT_CHANNELS`` and configured
+    take new payments; a channel switched off still answers for the payments it took."""
+    if channel not in GATEWAYS:
         raise KeyError(channel)
-    return import_string(GATEWAYS[channel])()
+    gateway = import_string(GATEWAYS[channel])()
+    if for_new_payments and (channel not in settings.PAYMENT_CHANNELS or not gateway.configured()):
+        raise KeyError(channel)
+    return gateway
+
+
+def channels_offered() -> list[tuple[str, str]]:
+    """``[(channel, label)]`` the patient may choose, in the hospital's order."""
+    offered = []
+    for channel in settings.PAYMENT_CHANNELS:
+        try:
+            offered.append((channel, get_gateway(channel, for_new_payments=True).label))
+        except KeyError:
+            continue
+    return offered

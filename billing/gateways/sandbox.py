@@ -17,8 +17,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.gateways import (
+    BaseGateway,
     ForgedNotification,
     GatewayError,
     Notification,
@@ -60,8 +62,9 @@ def _reachable() -> None:
         raise GatewayError("sandbox channel unreachable (SANDBOX_UNREACHABLE)")
 
 
-class SandboxGateway:
+class SandboxGateway(BaseGateway):
     channel = "sandbox"
+    label = _("Pay (test channel)")
 
     # --- the channel's side: what its checkout page does ---------------------------------
 
@@ -90,7 +93,11 @@ class SandboxGateway:
 
     # --- our side: the gateway interface ---------------------------------------------------
 
-    def parse_notification(self, data) -> Notification:
+    def parse_notification(self, request) -> Notification:
+        return self.parse_fields(request.POST)
+
+    def parse_fields(self, data) -> Notification:
+        """Verify the sandbox's signed fields (from its HTTP notification or its page)."""
         try:
             fields = {name: str(data[name]) for name in SIGNED_FIELDS}
             signature = str(data["sign"])
@@ -117,7 +124,7 @@ class SandboxGateway:
         trade = SandboxTrade.objects.filter(out_trade_no=payment.out_trade_no).first()
         if trade is None:
             return None  # the patient has not finished at the checkout (or never came)
-        return self.parse_notification(_signed(trade, trade.status))
+        return self.parse_fields(_signed(trade, trade.status))
 
     def refund(self, refund) -> RefundResult:
         _reachable()

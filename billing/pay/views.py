@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.gateways import ForgedNotification, get_gateway
+from billing.gateways import ForgedNotification, channels_offered, get_gateway
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
 from billing.payments import payment_notified, payment_start
@@ -136,7 +136,7 @@ def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
             "link": link,
             "bill": bill,
             "charges": charges,
-            "channels": settings.PAYMENT_CHANNELS,
+            "channels": channels_offered(),
             # paid at the channel, its word not in yet: say so rather than ask again
             "awaiting": bill.payments.filter(status=PaymentStatus.PENDING).exists(),
         },
@@ -191,7 +191,7 @@ def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     gateway = SandboxGateway()
     signed = gateway.checkout(payment, word)
     if outcome != "paid-silently":
-        payment_notified(channel="sandbox", notification=gateway.parse_notification(signed))
+        payment_notified(channel="sandbox", notification=gateway.parse_fields(signed))
     if outcome == "paid":
         return redirect("pay:receipt", token)
     return redirect("pay:bill", token)
@@ -201,14 +201,14 @@ def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
 @require_POST
 def notify(request: HttpRequest, channel: str) -> HttpResponse:
     """Asynchronous notifications of every channel. Verified before anything is read; the
-    answer ``success`` tells the channel to stop re-sending."""
+    channel is told "received" only once the notification is stored (it re-sends until)."""
     try:
         gateway = get_gateway(channel)
-        notification = gateway.parse_notification(request.POST)
-        payment_notified(channel=channel, notification=notification)
     except KeyError:
         return HttpResponse("unknown channel", status=404)
+    try:
+        payment_notified(channel=channel, notification=gateway.parse_notification(request))
     except ForgedNotification as error:
         logger.warning("refused %s notification: %s", channel, error)
-        return HttpResponse("fail", status=400)
-    return HttpResponse("success")
+        return gateway.refuse(str(error))
+    return gateway.acknowledge()

@@ -41,7 +41,7 @@ def pay(bill: Bill) -> None:
     gateway = SandboxGateway()
     payment_notified(
         channel="sandbox",
-        notification=gateway.parse_notification(gateway.checkout(payment, "PAID")),
+        notification=gateway.parse_fields(gateway.checkout(payment, "PAID")),
     )
 
 

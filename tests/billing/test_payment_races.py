@@ -56,7 +56,7 @@ def test_two_successful_payments_at_once_pay_the_bill_once():
     link = _closed_visit_link()
     payments = [payment_start(link=link, channel="sandbox")[0] for _ in range(2)]
     gateway = SandboxGateway()
-    notes = [gateway.parse_notification(gateway.checkout(p, "PAID")) for p in payments]
+    notes = [gateway.parse_fields(gateway.checkout(p, "PAID")) for p in payments]
 
     run_together(*[lambda n=n: payment_notified(channel="sandbox", notification=n) for n in notes])
 
@@ -80,7 +80,7 @@ def test_an_online_payment_and_a_window_payment_at_once():
     link = _closed_visit_link()
     online = payment_start(link=link, channel="sandbox")[0]
     gateway = SandboxGateway()
-    note = gateway.parse_notification(gateway.checkout(online, "PAID"))
+    note = gateway.parse_fields(gateway.checkout(online, "PAID"))
     clerk = StaffFactory(institution=link.bill.institution)
 
     run_together(
