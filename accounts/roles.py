@@ -22,7 +22,8 @@ _READ = [
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    # Sign people up, correct their details, suspend or end agreements. No limits.
+    # Sign people up, correct their details, suspend or end agreements; take payments, print
+    # invoices and pay out refunds at the window. No limits.
     WINDOW_STAFF: [
         *_READ,
         "accounts.add_patient",
@@ -31,6 +32,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.sign_agreement",
         "accounts.suspend_agreement",
         "accounts.terminate_agreement",
+        "billing.view_payment",
+        "billing.view_refund",
+        "billing.take_window_payment",
+        "billing.print_invoice",
+        "billing.pay_out_refund",
     ],
     # Work overdue cases: read people and their credit, identity numbers stay masked; no
     # identity edits, no limits, no write-offs.

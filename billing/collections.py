@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, F, Min, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,7 +34,13 @@ from billing.models import (
     PromiseStatus,
     PromiseToPay,
 )
-from billing.overdue import agreement_review, days_overdue, reminder_text_context
+from billing.overdue import (
+    agreement_review,
+    days_overdue,
+    overdue_bills,
+    overdue_part,
+    reminder_text_context,
+)
 from billing.services import credit_move, payment_link_create
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum, quantize
@@ -72,14 +78,24 @@ def case_priority(*, amount: Decimal, days: int, on_top: bool) -> int:
 
 
 def _overdue_bills(patient_id: int, now: dt.datetime):
+    """Owed and past due, payment plans included: what keeps a case open."""
     return Bill.objects.filter(patient_id=patient_id, status__in=BILL_OWED, due_at__lte=now)
 
 
+def _owed(patient_id: int, now: dt.datetime) -> Decimal:
+    """What the patient owes on bills past due (a plan's future instalments included): the
+    measure of promises to pay."""
+    bills = _overdue_bills(patient_id, now)
+    return money_sum(bills, "self_pay") - money_sum(bills, "paid_amount")
+
+
 def case_refresh(case: CollectionCase, *, now: dt.datetime | None = None) -> CollectionCase:
+    """Amount, age and priority from what is late now (a plan kept to is not)."""
     now = now or timezone.now()
-    bills = _overdue_bills(case.patient_id, now)
-    owed = money_sum(bills, "self_pay") - money_sum(bills, "paid_amount")
-    oldest = bills.aggregate(oldest=Min("due_at"))["oldest"]
+    late = overdue_bills(now=now).filter(patient_id=case.patient_id)
+    parts = [overdue_part(bill, now) for bill in late]
+    owed = sum((amount for amount, _since in parts), ZERO)
+    oldest = min((since for _amount, since in parts), default=None)
     on_top = case.on_top_since is not None and case.on_top_since <= timezone.localdate(now)
     case.overdue_amount = owed
     case.oldest_due_at = oldest
@@ -110,7 +126,7 @@ def cases_review(*, now: dt.datetime | None = None) -> CasesResult:
     )
     open_cases = CollectionCase.objects.filter(status=CaseStatus.OPEN)
     needing = (
-        Bill.objects.filter(status__in=BILL_OWED, due_at__lt=due_at_latest)
+        overdue_bills(now=due_at_latest - dt.timedelta(microseconds=1))
         .exclude(Exists(open_cases.filter(patient_id=OuterRef("patient_id"))))
         .values_list("patient_id", flat=True)
         .distinct()
@@ -148,14 +164,14 @@ def case_review(*, patient_id: int, now: dt.datetime | None = None) -> str | Non
             return None
         case_refresh(case, now=now)
         for promise in case.promises.filter(status=PromiseStatus.PENDING):
-            if case.overdue_amount <= promise.owed_when_made - promise.amount:
+            if _owed(patient_id, now) <= promise.owed_when_made - promise.amount:
                 promise.keep()
                 promise.resolved_at = now
                 promise.save(update_fields=["status", "resolved_at"])
                 CaseEvent.objects.create(
                     case=case, kind=CaseEventKind.PROMISE_KEPT, amount=promise.amount
                 )
-        if case.overdue_amount > 0:
+        if _overdue_bills(patient_id, now).exists():
             return "refreshed"
         case.close()
         case.closed_at = now
@@ -177,7 +193,7 @@ def promises_resolve(*, now: dt.datetime) -> int:
             if promise.status != PromiseStatus.PENDING:
                 continue
             case_refresh(case, now=now)
-            kept = case.overdue_amount <= promise.owed_when_made - promise.amount
+            kept = _owed(case.patient_id, now) <= promise.owed_when_made - promise.amount
             promise.keep() if kept else promise.break_()
             promise.resolved_at = now
             promise.save(update_fields=["status", "resolved_at"])
@@ -221,6 +237,8 @@ def _open_case(case: CollectionCase) -> CollectionCase:
 
 
 def case_assign(*, case: CollectionCase, agent: User | None, actor: User) -> CollectionCase:
+    if agent is not None and not agent.has_perm("billing.work_collectioncase"):
+        raise DomainError("not_an_agent", _("Cases go to collection staff only."))
     with transaction.atomic():
         case = _open_case(case)
         case.assigned_to = agent
@@ -268,7 +286,11 @@ def _link_to_pay(bill: Bill) -> tuple[PaymentLink, Decimal]:
         nxt = plan.instalments.filter(paid_at=None).select_related("payment_link").first()
         if nxt is not None:
             return nxt.payment_link, min(nxt.amount, bill.amount_due)
-    return bill.payment_link or payment_link_create(bill=bill), bill.amount_due
+    link = bill.payment_link or payment_link_create(bill=bill)
+    if link.expires_at <= timezone.now():  # an old bill: its link works again for a while
+        link.expires_at = timezone.now() + settings.PAYMENT_LINK_VALID_AFTER_DUE
+        link.save(update_fields=["expires_at"])
+    return link, bill.amount_due
 
 
 def case_promise(
@@ -280,17 +302,18 @@ def case_promise(
         case_refresh(case)
         if promised_date < timezone.localdate():
             raise DomainError("promise_in_past", _("A promise must be for today or later."))
-        if not ZERO < amount <= case.overdue_amount:
+        owed = _owed(case.patient_id, timezone.now())
+        if not ZERO < amount <= owed:
             raise DomainError(
                 "promise_amount",
                 _("The amount must be more than 0 and at most what is overdue (%(owed)s).")
-                % {"owed": case.overdue_amount},
+                % {"owed": owed},
             )
         promise = PromiseToPay.objects.create(
             case=case,
             promised_date=promised_date,
             amount=amount,
-            owed_when_made=case.overdue_amount,
+            owed_when_made=owed,
             created_by=actor,
         )
         _event(case, CaseEventKind.PROMISE, actor, amount=amount, note=f"{promised_date} {note}")
@@ -341,7 +364,9 @@ def case_plan(
             payment_link_create(bill=bill, instalment=instalment)
         summary = ", ".join(f"{day}: {amount}" for day, amount in instalments)
         _event(case, CaseEventKind.PLAN, actor, amount=bill.amount_due, note=f"{summary} {note}")
-        _acted(case)
+        case.on_top_since = None
+        case.save(update_fields=["on_top_since"])
+        case_refresh(case)  # what is late now is the plan's late instalments only
     return plan
 
 

@@ -173,7 +173,12 @@ class Bill(models.Model):
         ordering = ["-closed_at", "-pk"]
         verbose_name = _("bill")
         verbose_name_plural = _("bills")
-        permissions = [("write_off_bill", "Can write off overdue bills")]
+        permissions = [
+            ("write_off_bill", "Can write off overdue bills"),
+            ("take_window_payment", "Can take payments at the window"),
+            ("print_invoice", "Can mark invoices printed"),
+            ("pay_out_refund", "Can pay out refunds at the window"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -83,6 +84,31 @@ def reminder_schedule() -> list[ReminderStep]:
     if len({s.key for s in steps}) != len(steps):
         raise ImproperlyConfigured("REMINDER_SCHEDULE lists a step twice")
     return steps
+
+
+def overdue_bills(*, now: dt.datetime) -> QuerySet:
+    """Bills late at ``now`` for collections: owed and past their due time, but a bill split
+    into a payment plan only while one of its instalments is past due and unpaid. (The
+    agreement stays suspended until a planned bill is paid off all the same.)"""
+    in_plan = PaymentPlan.objects.filter(bill_id=OuterRef("pk"))
+    late_instalment = Instalment.objects.filter(
+        plan__bill_id=OuterRef("pk"), paid_at=None, due_at__lte=now
+    )
+    return Bill.objects.filter(status__in=BILL_OWED, due_at__lte=now).filter(
+        ~Exists(in_plan) | Exists(late_instalment)
+    )
+
+
+def overdue_part(bill: Bill, now: dt.datetime) -> tuple[Decimal, dt.datetime]:
+    """What of an overdue bill is overdue, and since when: all it owes since its due time,
+    or for a plan its unpaid instalments past due, since the oldest of them."""
+    plan = PaymentPlan.objects.filter(bill=bill).first()
+    if plan is None:
+        return bill.amount_due, bill.due_at
+    late = list(plan.instalments.filter(paid_at=None, due_at__lte=now).order_by("due_at"))
+    if not late:
+        return Decimal("0.00"), bill.due_at
+    return min(sum(i.amount for i in late), bill.amount_due), late[0].due_at
 
 
 def days_overdue(due_at: dt.datetime, now: dt.datetime) -> int:
@@ -273,6 +299,7 @@ def overdue_sweep(
         ).update(status=BillStatus.OVERDUE)
 
     cutoff = as_of - dt.timedelta(hours=settings.OVERDUE_SUSPEND_GRACE_HOURS)
+    # Everything overdue must be paid (a payment plan included) before credit comes back.
     overdue = Bill.objects.filter(status__in=BILL_OWED, due_at__lte=cutoff)
     to_review = set(
         CreditAgreement.objects.filter(status=AgreementStatus.ACTIVE)

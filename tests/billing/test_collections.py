@@ -285,3 +285,33 @@ def test_actions_on_a_closed_case_are_refused(case, bill, collector):
         with pytest.raises(DomainError) as refused:
             collections.case_escalate(case=case, actor=collector, note="late")
     assert refused.value.code == "case_closed"
+
+
+def test_a_plan_kept_to_lowers_the_case_until_an_instalment_is_late(case, bill, collector):
+    plan = _plan(case, bill, collector)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OPEN and case.overdue_amount == 0  # nothing late now
+    first = plan.instalments.get(number=1)
+    with time_machine.travel(first.due_at + dt.timedelta(days=2), tick=False):
+        overdue_sweep()
+    case.refresh_from_db()
+    assert case.overdue_amount == Decimal("30.00")
+    assert case.oldest_due_at == first.due_at
+
+
+def test_cases_go_to_collection_staff_only(case, collector, window_clerk):
+    with pytest.raises(DomainError) as refused:
+        collections.case_assign(case=case, agent=window_clerk, actor=collector)
+    assert refused.value.code == "not_an_agent"
+    collections.case_assign(case=case, agent=collector, actor=collector)
+    case.refresh_from_db()
+    assert case.assigned_to == collector
+
+
+def test_resending_an_expired_link_makes_it_work_again(case, bill, collector, client):
+    link = bill.payment_link
+    later = link.expires_at + dt.timedelta(days=1)
+    with time_machine.travel(later, tick=False):
+        assert client.get(f"/p/{link.token}").status_code == 410
+        collections.case_resend_links(case=case, actor=collector)
+        assert client.get(f"/p/{link.token}").status_code == 200
