@@ -677,7 +677,7 @@ class PromiseToPay(models.Model):
     the end of that day, broken otherwise."""
 
     case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="promises")
-    promised_date = models.DateField(_("by"))
+    promised_date = models.DateField(_("pay by"))
     amount = models.DecimalField(_("amount"), **MONEY)
     owed_when_made = models.DecimalField(**MONEY)
     status = FSMField(_("status"), default=PromiseStatus.PENDING, choices=PromiseStatus.choices)
