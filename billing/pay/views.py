@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.gateways import ForgedNotification, channels_offered, get_gateway
+from billing.gateways import ForgedNotification, GatewayError, channels_offered, get_gateway
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
 from billing.payments import payment_notified, payment_start
@@ -211,4 +211,7 @@ def notify(request: HttpRequest, channel: str) -> HttpResponse:
     except ForgedNotification as error:
         logger.warning("refused %s notification: %s", channel, error)
         return gateway.refuse(str(error))
+    except GatewayError as error:  # our side (keys, configuration): the channel re-sends
+        logger.error("could not check a %s notification: %s", channel, error)
+        return HttpResponse("unavailable", status=503, content_type="text/plain")
     return gateway.acknowledge()
