@@ -316,6 +316,8 @@ class Payment(models.Model):
     taken_by = models.ForeignKey(
         "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The patient's address when paying online (WeChat H5 checks it against the payer's).
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
     # The link it was made through (an instalment's link pays that instalment).
     link = models.ForeignKey(
         PaymentLink, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"

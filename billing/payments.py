@@ -48,7 +48,9 @@ def _lock_bill(bill_id: int) -> tuple[CreditLine, Bill]:
     return line, Bill.objects.select_for_update().get(pk=bill_id)
 
 
-def payment_start(*, link: PaymentLink, channel: str) -> tuple[Payment, str]:
+def payment_start(
+    *, link: PaymentLink, channel: str, client_ip: str | None = None
+) -> tuple[Payment, str]:
     """Record a payment of what the link pays now (the bill's amount due, or its instalment)
     and return where to send the patient."""
     try:
@@ -64,6 +66,7 @@ def payment_start(*, link: PaymentLink, channel: str) -> tuple[Payment, str]:
         payment = Payment(
             bill=bill,
             link=link,
+            client_ip=client_ip,
             channel=channel,
             out_trade_no=f"CC{secrets.token_hex(12)}",
             amount=link.amount_due,

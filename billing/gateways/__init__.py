@@ -34,6 +34,11 @@ class ForgedNotification(Exception):
     """The notification's signature or content does not check out: log it, change nothing."""
 
 
+class NotificationIgnored(Exception):
+    """A genuine notification that asks nothing of us (e.g. WeChat's refund events): it is
+    acknowledged so the channel stops re-sending, and changes nothing."""
+
+
 class GatewayError(Exception):
     """The channel could not be reached or did not answer sensibly: try again later."""
 

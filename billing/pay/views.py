@@ -17,7 +17,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.gateways import ForgedNotification, GatewayError, channels_offered, get_gateway
+from billing.gateways import (
+    ForgedNotification,
+    GatewayError,
+    NotificationIgnored,
+    channels_offered,
+    get_gateway,
+)
 from billing.gateways.sandbox import SandboxGateway
 from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
 from billing.payments import payment_notified, payment_start
@@ -147,7 +153,11 @@ def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
 @with_link(verified=True)
 def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     try:
-        _payment, url = payment_start(link=link, channel=request.POST.get("channel", ""))
+        _payment, url = payment_start(
+            link=link,
+            channel=request.POST.get("channel", ""),
+            client_ip=request.META.get("REMOTE_ADDR"),
+        )
     except DomainError as error:
         return render(
             request, "pay/gone.html", {"reason": "error", "message": error.message}, status=400
@@ -211,6 +221,8 @@ def notify(request: HttpRequest, channel: str) -> HttpResponse:
     except ForgedNotification as error:
         logger.warning("refused %s notification: %s", channel, error)
         return gateway.refuse(str(error))
+    except NotificationIgnored as event:
+        logger.info("%s notification needs nothing of us: %s", channel, event)
     except GatewayError as error:  # our side (keys, configuration): the channel re-sends
         logger.error("could not check a %s notification: %s", channel, error)
         return HttpResponse("unavailable", status=503, content_type="text/plain")
