@@ -32,7 +32,6 @@ from billing.api.serializers import (
 )
 from billing.idempotency import (
     Outcome,
-    idempotency_abandon,
     idempotency_begin,
     idempotency_finish,
     request_fingerprint,
@@ -96,41 +95,39 @@ def idempotent(post):
                 "invalid_idempotency_key",
                 _("Idempotency-Key must be 1 to 255 printable characters."),
             )
-        begun = idempotency_begin(
-            institution=request.user.institution,
-            key=key,
-            fingerprint=request_fingerprint(request.method, request.path, request.body),
-        )
-        if begun.outcome is Outcome.REPLAY:
-            return Response(
-                begun.record.response_body,
-                status=begun.record.response_status,
-                headers={"Idempotent-Replayed": "true"},
+        fingerprint = request_fingerprint(request.method, request.path, request.body)
+        # The key, the effects and the answer commit together; a fault of ours (an exception
+        # error_response does not map) rolls back all three, so a retry runs afresh.
+        with transaction.atomic():
+            begun = idempotency_begin(
+                institution=request.user.institution, key=key, fingerprint=fingerprint
             )
-        if begun.outcome is Outcome.REUSED:
-            raise DomainError(
-                "idempotency_key_reused",
-                _("This Idempotency-Key was used for a different request."),
-            )
-        if begun.outcome is Outcome.IN_FLIGHT:
-            raise DomainError(
-                "idempotency_key_in_flight",
-                _("A request with this Idempotency-Key is still being processed; retry shortly."),
-            )
-        try:
-            with transaction.atomic():  # the effects and the stored answer commit together
-                try:
-                    response = post(view, request, *args, **kwargs)
-                except Exception as exc:
-                    response = error_response(exc)
-                    if response is None:
-                        raise
-                idempotency_finish(
-                    record=begun.record, status=response.status_code, body=response.data
+            if begun.outcome is Outcome.REPLAY:
+                return Response(
+                    begun.record.response_body,
+                    status=begun.record.response_status,
+                    headers={"Idempotent-Replayed": "true"},
                 )
-        except Exception:
-            idempotency_abandon(record=begun.record)
-            raise
+            if begun.outcome is Outcome.REUSED:
+                raise DomainError(
+                    "idempotency_key_reused",
+                    _("This Idempotency-Key was used for a different request."),
+                )
+            if begun.outcome is Outcome.IN_FLIGHT:
+                raise DomainError(
+                    "idempotency_key_in_flight",
+                    _(
+                        "A request with this Idempotency-Key is still being processed; retry "
+                        "shortly."
+                    ),
+                )
+            try:
+                response = post(view, request, *args, **kwargs)
+            except Exception as exc:
+                response = error_response(exc)
+                if response is None:
+                    raise
+            idempotency_finish(record=begun.record, status=response.status_code, body=response.data)
         return response
 
     return wrapper
