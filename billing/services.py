@@ -152,18 +152,26 @@ def credit_limit_exceeded(*, available: Decimal, requested: Decimal) -> DomainEr
     )
 
 
-def _lock_visit(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit]:
-    """Lock the visit's credit line, then the visit (the shared lock order)."""
+def _visit_lock(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit] | None:
+    """Lock the visit's credit line, then the visit (the shared lock order); ``None`` if the
+    institution has no such visit. ``billing_charges_lock`` does the same on PostgreSQL."""
     line = (
         CreditLine.objects.select_for_update(of=("self",))
         .filter(visits__pk=visit_id, visits__institution=institution)
         .first()
     )
     if line is None:
-        raise _visit_not_found_error()
+        return None
     visit = Visit.objects.select_for_update().get(pk=visit_id)
     visit.credit_line = line
     return line, visit
+
+
+def _lock_visit(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit]:
+    locked = _visit_lock(visit_id=visit_id, institution=institution)
+    if locked is None:
+        raise _visit_not_found_error()
+    return locked
 
 
 def _visit_not_found_error() -> DomainError:
@@ -343,15 +351,10 @@ LockedVisit = tuple[CreditLine, Visit, dict[str, Charge]]
 def _charges_lock_orm(
     *, visit_id: int, institution: Institution, ids: list[str]
 ) -> LockedVisit | None:
-    line = (
-        CreditLine.objects.select_for_update(of=("self",))
-        .filter(visits__pk=visit_id, visits__institution=institution)
-        .first()
-    )
-    if line is None:
+    locked = _visit_lock(visit_id=visit_id, institution=institution)
+    if locked is None:
         return None
-    visit = Visit.objects.select_for_update().get(pk=visit_id)
-    visit.credit_line = line
+    line, visit = locked
     existing = {
         c.his_line_id: c for c in visit.charges.filter(his_line_id__in=ids).select_related("void")
     }
