@@ -1,23 +1,30 @@
 """Exactly-once POSTs: the first answer to an ``Idempotency-Key`` is kept and replayed.
 
-1. ``idempotency_begin`` inserts the key as *in flight* and commits, so a concurrent retry
-   sees it (409) instead of running the request a second time.
-2. The request runs; ``idempotency_finish`` stores the answer in the same transaction as
-   the request's effects, so an effect without a stored answer cannot exist.
+1. ``idempotency_begin`` claims the key in the request's own transaction, before its effects.
+2. The request runs; ``idempotency_finish`` stores the answer in that same transaction, so
+   the effects, the key and the answer commit together (or, on a fault of ours, none of them:
+   a retry then runs afresh).
 3. A retry with the same key and body gets the stored answer; with another body, 422.
 
-If a worker dies mid-request its key stays in flight; after ``IDEMPOTENCY_IN_FLIGHT_SECONDS``
-a retry takes it over (compare-and-swap on ``started_at``), and the natural keys
-(``his_visit_id``, ``his_line_id``) make the rerun a no-op if the first run had committed.
+A retry while the first attempt is still running gets 409: on PostgreSQL the claim takes a
+transaction-level advisory lock on the key, which the running attempt holds until it ends
+(nothing has to be committed first, which would cost the request a second commit). SQLite
+runs one writer at a time, so there a retry waits for the first attempt and replays it.
+
+A record found without an answer was committed by an attempt that died in between (older
+code committed the claim first); after ``IDEMPOTENCY_IN_FLIGHT_SECONDS`` a retry takes it
+over (compare-and-swap on ``started_at``), and the natural keys (``his_visit_id``,
+``his_line_id``) make the rerun a no-op if the first run had committed its effects.
 """
 
 import datetime as dt
 import enum
 import hashlib
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Institution
@@ -34,7 +41,7 @@ class Outcome(enum.Enum):
 @dataclass(frozen=True)
 class Begun:
     outcome: Outcome
-    record: IdempotencyRecord
+    record: IdempotencyRecord | None  # None: another attempt holds the key now
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -42,15 +49,37 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def idempotency_begin(*, institution: Institution, key: str, fingerprint: str) -> Begun:
+    """Claim ``key`` for this request. Call inside the request's ``transaction.atomic``."""
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
-                institution=institution, key=key, request_hash=fingerprint, started_at=now
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT * FROM billing_idempotency_begin(%s, %s, %s, %s)",
+                [institution.pk, key, fingerprint, now],
             )
-        return Begun(Outcome.PROCEED, record)
-    except IntegrityError:
-        record = IdempotencyRecord.objects.get(institution=institution, key=key)
+            record_id, busy, inserted, request_hash, status, body, started_at = cursor.fetchone()
+        if busy:
+            return Begun(Outcome.IN_FLIGHT, None)
+        record = IdempotencyRecord(
+            pk=record_id,
+            institution=institution,
+            key=key,
+            request_hash=request_hash,
+            response_status=status,
+            response_body=None if body is None else json.loads(body),
+            started_at=started_at,
+        )
+        if inserted:
+            return Begun(Outcome.PROCEED, record)
+    else:
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    institution=institution, key=key, request_hash=fingerprint, started_at=now
+                )
+            return Begun(Outcome.PROCEED, record)
+        except IntegrityError:
+            record = IdempotencyRecord.objects.get(institution=institution, key=key)
     if record.request_hash != fingerprint:
         return Begun(Outcome.REUSED, record)
     if record.response_status is not None:
@@ -67,14 +96,14 @@ def idempotency_begin(*, institution: Institution, key: str, fingerprint: str) -
 
 
 def idempotency_finish(*, record: IdempotencyRecord, status: int, body) -> None:
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
-        response_status=status, response_body=body
-    )
-
-
-def idempotency_abandon(*, record: IdempotencyRecord) -> None:
-    """The request failed with a fault of ours: forget the key so a retry runs again."""
-    IdempotencyRecord.objects.filter(pk=record.pk, response_status=None).delete()
+    # One UPDATE by primary key, written out: the ORM's would cost more than the request's
+    # own database work (JSONField stores json.dumps of the value on both databases).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {IdempotencyRecord._meta.db_table} "
+            "SET response_status = %s, response_body = %s WHERE id = %s",
+            [status, json.dumps(body), record.pk],
+        )
 
 
 def idempotency_purge(*, now: dt.datetime | None = None) -> int:

@@ -29,10 +29,10 @@ from billing.api.serializers import (
     VisitOpenInput,
     VisitOutput,
     VoidInput,
+    shared,
 )
 from billing.idempotency import (
     Outcome,
-    idempotency_abandon,
     idempotency_begin,
     idempotency_finish,
     request_fingerprint,
@@ -96,41 +96,39 @@ def idempotent(post):
                 "invalid_idempotency_key",
                 _("Idempotency-Key must be 1 to 255 printable characters."),
             )
-        begun = idempotency_begin(
-            institution=request.user.institution,
-            key=key,
-            fingerprint=request_fingerprint(request.method, request.path, request.body),
-        )
-        if begun.outcome is Outcome.REPLAY:
-            return Response(
-                begun.record.response_body,
-                status=begun.record.response_status,
-                headers={"Idempotent-Replayed": "true"},
+        fingerprint = request_fingerprint(request.method, request.path, request.body)
+        # The key, the effects and the answer commit together; a fault of ours (an exception
+        # error_response does not map) rolls back all three, so a retry runs afresh.
+        with transaction.atomic():
+            begun = idempotency_begin(
+                institution=request.user.institution, key=key, fingerprint=fingerprint
             )
-        if begun.outcome is Outcome.REUSED:
-            raise DomainError(
-                "idempotency_key_reused",
-                _("This Idempotency-Key was used for a different request."),
-            )
-        if begun.outcome is Outcome.IN_FLIGHT:
-            raise DomainError(
-                "idempotency_key_in_flight",
-                _("A request with this Idempotency-Key is still being processed; retry shortly."),
-            )
-        try:
-            with transaction.atomic():  # the effects and the stored answer commit together
-                try:
-                    response = post(view, request, *args, **kwargs)
-                except Exception as exc:
-                    response = error_response(exc)
-                    if response is None:
-                        raise
-                idempotency_finish(
-                    record=begun.record, status=response.status_code, body=response.data
+            if begun.outcome is Outcome.REPLAY:
+                return Response(
+                    begun.record.response_body,
+                    status=begun.record.response_status,
+                    headers={"Idempotent-Replayed": "true"},
                 )
-        except Exception:
-            idempotency_abandon(record=begun.record)
-            raise
+            if begun.outcome is Outcome.REUSED:
+                raise DomainError(
+                    "idempotency_key_reused",
+                    _("This Idempotency-Key was used for a different request."),
+                )
+            if begun.outcome is Outcome.IN_FLIGHT:
+                raise DomainError(
+                    "idempotency_key_in_flight",
+                    _(
+                        "A request with this Idempotency-Key is still being processed; retry "
+                        "shortly."
+                    ),
+                )
+            try:
+                response = post(view, request, *args, **kwargs)
+            except Exception as exc:
+                response = error_response(exc)
+                if response is None:
+                    raise
+            idempotency_finish(record=begun.record, status=response.status_code, body=response.data)
         return response
 
     return wrapper
@@ -144,14 +142,16 @@ class HisApiView(APIView):
         if request.method == "POST":
             request._request.body  # noqa: B018 - raises RequestDataTooBig over the limit
 
-    def validated(self, serializer_class, data):
-        serializer = serializer_class(data=data)
-        serializer.is_valid(raise_exception=True)
-        return serializer
+    def validated(self, serializer_class, data) -> dict:
+        """The validated data, or a ValidationError as ``is_valid(raise_exception=True)``."""
+        return shared(serializer_class).run_validation(data)
+
+    def rendered(self, serializer_class, instance) -> dict:
+        return shared(serializer_class).to_representation(instance)
 
     def visit_response(self, visit_id: int, status_code: int = status.HTTP_200_OK) -> Response:
         visit = selectors.visit_detail(visit_id=visit_id, institution=self.request.user.institution)
-        return Response(VisitOutput(visit).data, status=status_code)
+        return Response(self.rendered(VisitOutput, visit), status=status_code)
 
 
 class EligibilityView(HisApiView):
@@ -162,9 +162,9 @@ class EligibilityView(HisApiView):
         responses={200: EligibilityOutput, **ERRORS},
     )
     def get(self, request):
-        query = self.validated(CitizenCardQuery, request.query_params).validated_data
+        query = self.validated(CitizenCardQuery, request.query_params)
         result = selectors.eligibility(citizen_card=query["citizen_card"])
-        return Response(EligibilityOutput(result).data)
+        return Response(self.rendered(EligibilityOutput, result))
 
 
 class VisitListView(HisApiView):
@@ -181,11 +181,14 @@ class VisitListView(HisApiView):
     )
     @idempotent
     def post(self, request):
-        data = self.validated(VisitOpenInput, request.data).validated_data
+        data = self.validated(VisitOpenInput, request.data)
         visit, created = services.visit_open(
             institution=request.user.institution, api_key=request.auth, **data
         )
-        return self.visit_response(visit.pk, status.HTTP_201_CREATED if created else 200)
+        if not created:
+            return self.visit_response(visit.pk)
+        visit = selectors.visit_detail_of_new(visit=visit)
+        return Response(self.rendered(VisitOutput, visit), status=status.HTTP_201_CREATED)
 
 
 class VisitDetailView(HisApiView):
@@ -198,7 +201,7 @@ class VisitDetailView(HisApiView):
         visit = selectors.visit_detail(visit_id=visit_id, institution=request.user.institution)
         if visit is None:
             raise DomainError("visit_not_found", _("No such visit at your institution."))
-        return Response(VisitOutput(visit).data)
+        return Response(self.rendered(VisitOutput, visit))
 
 
 class ChargesView(HisApiView):
@@ -230,7 +233,7 @@ class ChargesView(HisApiView):
             serializer.is_valid(raise_exception=True)
             lines = [services.ChargeLine(**item) for item in serializer.validated_data]
         elif isinstance(request.data, dict):
-            lines = [self.validated(ChargeInput, request.data).to_line()]
+            lines = [services.ChargeLine(**self.validated(ChargeInput, request.data))]
         else:
             raise ValidationError({"non_field_errors": [_("Send a charge or a list of them.")]})
         posting = services.charges_post(
@@ -240,7 +243,7 @@ class ChargesView(HisApiView):
             lines=lines,
         )
         return Response(
-            ChargesOutput({"visit": posting.visit, "charges": posting.charges}).data,
+            self.rendered(ChargesOutput, {"visit": posting.visit, "charges": posting.charges}),
             status=status.HTTP_201_CREATED if posting.created else status.HTTP_200_OK,
         )
 
@@ -256,7 +259,7 @@ class ChargeVoidView(HisApiView):
     )
     @idempotent
     def post(self, request, visit_id: int, his_line_id: str):
-        data = self.validated(VoidInput, request.data).validated_data
+        data = self.validated(VoidInput, request.data)
         visit, charge = services.charge_void(
             visit_id=visit_id,
             institution=request.user.institution,
@@ -264,7 +267,7 @@ class ChargeVoidView(HisApiView):
             his_line_id=his_line_id,
             reason=data["reason"],
         )
-        return Response(ChargesOutput({"visit": visit, "charges": [charge]}).data)
+        return Response(self.rendered(ChargesOutput, {"visit": visit, "charges": [charge]}))
 
 
 class VisitCloseView(HisApiView):
@@ -281,7 +284,7 @@ class VisitCloseView(HisApiView):
     )
     @idempotent
     def post(self, request, visit_id: int):
-        settlement = self.validated(CloseInput, request.data).to_settlement()
+        settlement = services.Settlement(**self.validated(CloseInput, request.data))
         visit = services.visit_close(
             visit_id=visit_id,
             institution=request.user.institution,
@@ -304,7 +307,7 @@ class BillListView(HisApiView):
         responses={200: BillPageOutput, **ERRORS},
     )
     def get(self, request):
-        query = self.validated(BillQuery, request.query_params).validated_data
+        query = self.validated(BillQuery, request.query_params)
         bills = selectors.bill_list(institution=request.user.institution, **query)
         paginator = BillPagination()
         page = paginator.paginate_queryset(bills, request, view=self)
@@ -319,4 +322,4 @@ class BillDetailView(HisApiView):
         bill = selectors.bill_list(institution=request.user.institution).filter(pk=bill_id).first()
         if bill is None:
             raise DomainError("bill_not_found", _("No such bill at your institution."))
-        return Response(BillOutput(bill).data)
+        return Response(self.rendered(BillOutput, bill))

@@ -7,7 +7,7 @@ import pytest
 
 from accounts import services as account_services
 from accounts.models import CreditLine
-from billing.models import Charge, ChargeVoid, CreditEntry
+from billing.models import Charge, ChargeVoid, CreditEntry, IdempotencyRecord
 from billing.selectors import credit_used_from_entries
 from tests.conftest import His, charge_body
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
@@ -117,3 +117,62 @@ def test_the_same_visit_opened_twice_at_once(setup):
     )
     assert sorted(r.status_code for r in responses).count(201) == 1, responses
     assert len({r.json()["id"] for r in responses}) == 1
+
+
+def test_a_retry_while_the_first_attempt_runs_gets_409_then_the_replay(setup):
+    """The key is claimed in the request's transaction: nothing is committed before the
+    effects, yet a retry meanwhile is told the first attempt is running."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from billing.idempotency import idempotency_begin, request_fingerprint
+
+    hospital, key, patient = setup
+    his = his_for(hospital, key)
+    visit = his.open_visit(patient.citizen_card)
+    path = f"visits/{visit['id']}/charges/"
+    body = charge_body("L1", "25.00")
+    claimed, release = threading.Event(), threading.Event()
+
+    def first_attempt_holding_the_key():
+        from rest_framework.renderers import JSONRenderer
+
+        try:
+            with transaction.atomic():
+                idempotency_begin(
+                    institution=hospital,
+                    key="slow",
+                    fingerprint=request_fingerprint(
+                        "POST", f"/api/v1/{path}", JSONRenderer().render(body)
+                    ),
+                )
+                claimed.set()
+                release.wait(10)
+                raise RuntimeError("the first attempt dies: its claim is rolled back")
+        except RuntimeError:
+            pass
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_attempt_holding_the_key)
+    thread.start()
+    assert claimed.wait(10)
+    try:
+        response = his.post(path, body, key="slow")
+        assert (response.status_code, response.json()["code"]) == (
+            409,
+            "idempotency_key_in_flight",
+        )
+        assert not IdempotencyRecord.objects.filter(key="slow").exists()  # nothing committed
+    finally:
+        release.set()
+        thread.join(10)
+
+    retried = his.post(path, body, key="slow")
+    assert retried.status_code == 201
+    replayed = his.post(path, body, key="slow")
+    assert (replayed.status_code, replayed["Idempotent-Replayed"]) == (201, "true")
+    assert replayed.json() == retried.json()
+    assert Charge.objects.count() == 1
+    assert CreditEntry.objects.filter(kind="hold").count() == 1
