@@ -243,15 +243,29 @@ def reminders_send(*, as_of: dt.datetime | None = None, progress: Progress | Non
     return queued
 
 
+def next_sending_start(now: dt.datetime) -> dt.datetime:
+    """When sending hours next begin (today's, if not begun yet)."""
+    local = timezone.localtime(now)
+    start = local.replace(hour=settings.REMINDER_SENDING_HOURS[0], minute=0, second=0)
+    start = start.replace(microsecond=0)
+    return start if local < start else start + dt.timedelta(days=1)
+
+
 @send_check("bill_reminder")
-def _reminder_still_wanted(message: SmsMessage) -> bool:
+def _reminder_still_wanted(message: SmsMessage) -> bool | dt.datetime:
     """A reminder whose bill was paid (or paused) between queueing and sending is dropped;
-    so is one a collection agent sent (``case-link:``) for a bill paid meanwhile."""
+    so is one a collection agent sent (``case-link:``) for a bill paid meanwhile. One whose
+    turn comes in quiet hours (a retry, a late worker) waits for the morning."""
     kind, subject, *rest = message.dedup_key.split(":")
     if kind == "case-link":  # case-link:<event>:<bill>
-        return Bill.objects.filter(pk=int(rest[0]), status__in=BILL_OWED).exists()
-    prefix = "i" if subject.startswith("i") else ""
-    return REMINDED[prefix]().filter(pk=int(subject.removeprefix("i"))).exists()
+        wanted = Bill.objects.filter(pk=int(rest[0]), status__in=BILL_OWED).exists()
+    else:
+        prefix = "i" if subject.startswith("i") else ""
+        wanted = REMINDED[prefix]().filter(pk=int(subject.removeprefix("i"))).exists()
+    now = timezone.now()
+    if wanted and not in_sending_hours(now):
+        return next_sending_start(now)
+    return wanted
 
 
 # --- the sweep and its consequences ------------------------------------------------------

@@ -30,13 +30,14 @@ from billing.models import (
     Payment,
     PaymentLink,
     PaymentNotification,
+    PaymentPlan,
     PaymentStatus,
     WindowMethod,
 )
 from billing.refunds import WINDOW_CHANNEL, refund_request
 from billing.services import credit_move
 from creditcare.errors import DomainError
-from creditcare.money import quantize
+from creditcare.money import ZERO, quantize
 from notifications.services import sms_queue
 
 logger = logging.getLogger(__name__)
@@ -167,10 +168,7 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no
         bill=bill,
         payment=payment,
     )
-    instalment = payment.link.instalment if payment.link_id else None
-    if instalment is not None and instalment.paid_at is None:
-        instalment.paid_at = payment.succeeded_at
-        instalment.save(update_fields=["paid_at"])
+    _instalments_cover(bill=bill, at=payment.succeeded_at)
     patient = bill.patient
     if bill.paid_amount < bill.self_pay:
         bill.save(update_fields=["paid_amount"])
@@ -208,6 +206,24 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no
     return True
 
 
+def _instalments_cover(*, bill: Bill, at) -> None:
+    """Money paid toward a payment plan covers its instalments in due order, whichever link
+    or window it came through."""
+    plan = PaymentPlan.objects.filter(bill=bill).first()
+    if plan is None:
+        return
+    instalments = list(plan.instalments.order_by("number"))
+    paid_toward_plan = sum(i.amount for i in instalments) - bill.amount_due
+    covered = ZERO
+    for instalment in instalments:
+        covered += instalment.amount
+        if covered > paid_toward_plan:
+            break
+        if instalment.paid_at is None:
+            instalment.paid_at = at
+            instalment.save(update_fields=["paid_at"])
+
+
 def payment_take_at_window(
     *, bill: Bill, amount: Decimal, method: str, actor: User, reference: str = ""
 ) -> Payment:
@@ -223,9 +239,16 @@ def payment_take_at_window(
     reference = reference.strip()[:60]
     with transaction.atomic():
         line, bill = _lock_bill(bill.pk)
-        trade_no = f"WN:{reference}" if reference else f"WN{secrets.token_hex(10)}"
+        # Terminals reuse short references: one is unique for a bill, not everywhere.
+        trade_no = f"WN:{bill.pk}:{reference}" if reference else f"WN{secrets.token_hex(10)}"
         earlier = Payment.objects.filter(channel=WINDOW_CHANNEL, gateway_trade_no=trade_no).first()
         if earlier is not None:
+            if earlier.amount != amount:
+                raise DomainError(
+                    "window_reference_used",
+                    _("This terminal reference is already recorded for %(amount)s on this bill.")
+                    % {"amount": earlier.amount},
+                )
             return earlier  # the form sent twice
         payment = Payment(
             bill=bill,

@@ -105,11 +105,11 @@ def refund_for_void(*, bill: Bill, charge: Charge, actor: str, reason: str) -> l
     at most what is left of the bill's payments), from the latest payments first. Called
     with the credit line locked (lock order: credit line, bill, payment)."""
     bill = Bill.objects.select_for_update().get(pk=bill.pk)
-    left = min(
-        charge.self_pay_estimate,
-        bill.self_pay
-        - money_sum(Refund.objects.filter(payment__bill=bill, payment__duplicate=False), "amount"),
+    # Only bill money counts: what went back for overpayments or duplicates never was.
+    given_back = money_sum(
+        Refund.objects.filter(payment__bill=bill, charge__isnull=False), "amount"
     )
+    left = min(charge.self_pay_estimate, bill.paid_amount - given_back)
     refunds = []
     paid = bill.payments.filter(status__in=REFUNDABLE, duplicate=False).order_by("-pk")
     for payment in paid:
@@ -149,7 +149,10 @@ def refund_send(*, refund_id: int) -> Refund:
 
 def _refund_answered(*, refund_id: int, result: RefundResult) -> Refund:
     with transaction.atomic():
-        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        payment_id, bill_id = Refund.objects.values_list("payment_id", "payment__bill_id").get(
+            pk=refund_id
+        )
+        Bill.objects.select_for_update().filter(pk=bill_id).first()  # lock order: bill first
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.status != RefundStatus.PENDING:
@@ -190,6 +193,8 @@ def refund_pay_out(*, refund: Refund, actor: User, method: str, note: str = "") 
     if method not in RefundMethod.values:
         raise DomainError("refund_method", _("Choose how the money was given back."))
     with transaction.atomic():
+        bill_id = Payment.objects.values_list("bill_id", flat=True).get(pk=refund.payment_id)
+        Bill.objects.select_for_update().filter(pk=bill_id).first()  # lock order: bill first
         payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
         if refund.status != RefundStatus.AT_WINDOW:
@@ -219,7 +224,8 @@ def refunds_resend_pending(*, now: dt.datetime | None = None) -> int:
     from billing.tasks import send_refund
 
     cutoff = (now or timezone.now()) - dt.timedelta(minutes=10)
-    pending = Refund.objects.filter(status=RefundStatus.PENDING, created_at__lt=cutoff)
+    # Never tried: the task was lost. One tried already is in its task's backoff.
+    pending = Refund.objects.filter(status=RefundStatus.PENDING, attempts=0, created_at__lt=cutoff)
     ids = list(pending.order_by("pk").values_list("pk", flat=True)[:500])
     for refund_id in ids:
         send_refund.delay(refund_id)

@@ -504,6 +504,8 @@ def charge_void(
 
             ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
             refund_for_void(bill=bill, charge=charge, actor=actor_of(api_key), reason=reason)
+            visit.total -= charge.amount  # the live charges; the bill keeps what was settled
+            visit.save(update_fields=["total"])
             return visit, charge
         ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
         credit_move(

@@ -41,6 +41,8 @@ class SmsMessage(models.Model):
     dedup_key = models.CharField(_("dedup key"), max_length=100, unique=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Held until then (a reminder whose turn came in quiet hours); the sweep sends it after.
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
 

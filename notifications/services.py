@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -20,15 +21,17 @@ from notifications.models import SmsMessage, SmsStatus
 
 logger = logging.getLogger(__name__)
 
-# template -> a check run when a worker claims the message: False cancels it. Registered by
-# the app that owns the cause (see ``send_check``).
-_send_checks: dict[str, Callable[[SmsMessage], bool]] = {}
+# template -> a check run when a worker claims the message: False cancels it, a time holds it
+# until then. Registered by the app that owns the cause (see ``send_check``).
+SendCheck = Callable[[SmsMessage], bool | dt.datetime]
+_send_checks: dict[str, SendCheck] = {}
 
 
 def send_check(template: str):
-    """Register ``check(message) -> bool`` for a template: is the message still wanted?"""
+    """Register ``check(message) -> bool | datetime`` for a template: is the message still
+    wanted (False: cancel it), and now (a datetime: not before then)?"""
 
-    def register(check: Callable[[SmsMessage], bool]) -> Callable[[SmsMessage], bool]:
+    def register(check: SendCheck) -> SendCheck:
         _send_checks[template] = check
         return check
 
@@ -73,8 +76,15 @@ def sms_send(*, message_id: int) -> SmsMessage:
     if not claimed:
         return message  # sent already, being sent by another worker, or given up
     check = _send_checks.get(message.template)
-    if check and not check(message):
+    verdict = check(message) if check else True
+    if verdict is False:
         _record(message, SmsStatus.CANCELLED, error="no longer wanted")
+        return message
+    if isinstance(verdict, dt.datetime):  # back in the queue; the sweep sends it then
+        SmsMessage.objects.filter(pk=message_id).update(
+            status=SmsStatus.QUEUED, claimed_at=None, not_before=verdict
+        )
+        message.refresh_from_db()
         return message
     message.attempts += 1
     try:
@@ -150,7 +160,9 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
             moved += 1
             if not found:
                 send_sms.delay(message.pk)
-    forgotten = SmsMessage.objects.filter(status=SmsStatus.QUEUED, created_at__lt=cutoff)
+    forgotten = SmsMessage.objects.filter(status=SmsStatus.QUEUED, created_at__lt=cutoff).filter(
+        Q(not_before=None) | Q(not_before__lte=now)
+    )
     for message_id in forgotten.order_by("pk").values_list("pk", flat=True)[:500]:
         send_sms.delay(message_id)
         moved += 1

@@ -226,7 +226,7 @@ def test_the_whole_bill_can_still_be_paid_at_once_and_a_plan_must_add_up(
         _pay_through(client, bill.payment_link)
     bill.refresh_from_db()
     assert bill.status == BillStatus.PAID
-    assert not Instalment.objects.filter(plan=plan, paid_at__isnull=False).exists()
+    assert not Instalment.objects.filter(plan=plan, paid_at=None).exists()  # all covered
     # The instalments' links have nothing left to pay.
     page = client.get(f"/p/{plan.instalments.first().payment_link.token}").content.decode()
     assert "data-amount" not in page
@@ -315,3 +315,23 @@ def test_resending_an_expired_link_makes_it_work_again(case, bill, collector, cl
         assert client.get(f"/p/{link.token}").status_code == 410
         collections.case_resend_links(case=case, actor=collector)
         assert client.get(f"/p/{link.token}").status_code == 200
+
+
+def test_money_at_the_window_covers_instalments_in_order(case, bill, collector, window_clerk):
+    from billing.payments import payment_take_at_window
+
+    plan = _plan(case, bill, collector)
+    first = plan.instalments.get(number=1)
+    with time_machine.travel(first.due_at - dt.timedelta(hours=2), tick=False):
+        payment_take_at_window(
+            bill=bill, amount=Decimal("45.00"), method="cash", actor=window_clerk
+        )
+    paid = [i.paid_at is not None for i in plan.instalments.order_by("number")]
+    assert paid == [True, False, False]  # 45.00 covers the first 30.00, not the second
+    SmsMessage.objects.filter(template="bill_reminder").delete()
+    with time_machine.travel(first.due_at + dt.timedelta(days=1, hours=-4), tick=False):
+        overdue_sweep()
+        reminders_send()
+    case.refresh_from_db()
+    assert case.overdue_amount == 0  # nothing late: the patient paid at the window
+    assert not SmsMessage.objects.filter(template="bill_reminder").exists()

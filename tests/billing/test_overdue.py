@@ -244,3 +244,26 @@ def test_sweep_for_a_past_date_only_marks_what_was_due_by_then(bill, his, card, 
         call_command("sweep_overdue", "--date", "2026-03-04")
     assert capsys.readouterr().out.startswith("sweep_overdue: 1 bill(s) marked overdue")
     assert Bill.objects.filter(status=BillStatus.OVERDUE).count() == 1
+
+
+def test_a_reminder_whose_send_slips_into_quiet_hours_waits_for_the_morning(bill):
+    from notifications.services import sms_reconcile_stuck
+
+    evening = DUE + dt.timedelta(days=1, hours=10, minutes=50)  # 03-05 20:50
+    with time_machine.travel(evening, tick=False) as clock:
+        reminders_send()
+        message = SmsMessage.objects.get(template="bill_reminder")
+        clock.shift(dt.timedelta(minutes=15))  # the worker gets to it at 21:05
+        sms_send(message_id=message.pk)
+        message.refresh_from_db()
+        assert message.status == SmsStatus.QUEUED and message.attempts == 0
+        assert message.not_before == dt.datetime(2026, 3, 6, 8, 0, tzinfo=CHINA)
+        clock.move_to(dt.datetime(2026, 3, 6, 7, 0, tzinfo=CHINA))
+        sms_reconcile_stuck()
+        message.refresh_from_db()
+        assert message.status == SmsStatus.QUEUED  # not yet
+        clock.move_to(dt.datetime(2026, 3, 6, 8, 5, tzinfo=CHINA))
+        sms_reconcile_stuck()  # the sweep sends it (tasks run inline in the tests)
+    message.refresh_from_db()
+    assert message.status == SmsStatus.SENT
+    assert message.sent_at.astimezone(CHINA).hour == 8

@@ -19,6 +19,7 @@ from billing.payments import invoice_mark_printed, payment_take_at_window
 from billing.refunds import refund_pay_out
 from creditcare.errors import DomainError
 from notifications.models import SmsMessage
+from tests.billing.paying import press, start
 from tests.billing.test_api import assert_credit_consistent, outpatient
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +152,62 @@ def test_a_window_payment_must_be_sensible(link, window_clerk, amount, method, c
         )
     assert refused.value.code == code
     assert not link.bill.payments.exists()
+
+
+def test_a_terminal_reference_is_one_payment_per_bill_not_everywhere(his, card, link, window_clerk):
+    from tests.billing.test_api import settlement
+
+    visit = his.open_visit(card, his_visit_id="V2")
+    his.charge(visit["id"], "L1", "20.00")
+    his.post(f"visits/{visit['id']}/close/", settlement("20.00", "20.00"))
+    other = link.bill.visit.patient.bills.exclude(pk=link.bill.pk).get()
+    first = payment_take_at_window(
+        bill=link.bill, amount=Decimal("35.00"), method="card", actor=window_clerk, reference="7"
+    )
+    second = payment_take_at_window(
+        bill=other, amount=Decimal("20.00"), method="card", actor=window_clerk, reference="7"
+    )
+    assert first.pk != second.pk
+    other.refresh_from_db()
+    assert other.status == BillStatus.PAID
+    with pytest.raises(DomainError) as refused:  # a typo corrected: not silently the first
+        payment_take_at_window(
+            bill=other, amount=Decimal("2.00"), method="card", actor=window_clerk, reference="7"
+        )
+    assert refused.value.code == "window_reference_used"
+
+
+def test_a_void_after_an_overpayment_refunds_the_whole_self_pay_part(
+    his, link, verified, window_clerk, django_capture_on_commit_callbacks
+):
+    online = start(verified, link)  # 35.00 at the channel's checkout...
+    payment_take_at_window(
+        bill=link.bill, amount=Decimal("20.00"), method="cash", actor=window_clerk
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        press(verified, online, "paid")  # ...lands: 15.00 applied, 20.00 given back
+    online.refresh_from_db()
+    assert refunds_of(online) == [("20.00", RefundStatus.SUCCEEDED)]
+    void(his, link, "L2")  # 20.00 of self-pay voided
+    voided = Refund.objects.filter(charge__isnull=False)
+    assert sum(r.amount for r in voided) == Decimal("20.00")
+
+
+def test_a_refund_in_its_backoff_is_not_asked_again_by_the_sweep(paid):
+    import datetime as dt
+
+    import time_machine
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from billing.gateways import GatewayError
+    from billing.refunds import refund_request, refund_send, refunds_resend_pending
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        refund = refund_request(payment=paid, amount=Decimal("5"), reason="t", actor="t")
+        with override_settings(SANDBOX_UNREACHABLE=True), pytest.raises(GatewayError):
+            refund_send(refund_id=refund.pk)  # tried once: its task retries with backoff
+        clock.shift(dt.timedelta(minutes=30))
+        assert refunds_resend_pending() == 0
+    refund.refresh_from_db()
+    assert refund.attempts == 1
