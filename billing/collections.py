@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -142,12 +142,13 @@ def cases_review(*, now: dt.datetime | None = None) -> CasesResult:
 
 
 def case_open(*, patient_id: int, now: dt.datetime) -> CollectionCase | None:
-    with transaction.atomic():
-        if CollectionCase.objects.filter(patient_id=patient_id, status=CaseStatus.OPEN).exists():
-            return None
-        case = CollectionCase.objects.create(patient_id=patient_id)
-        CaseEvent.objects.create(case=case, kind=CaseEventKind.OPENED)
-        return case_refresh(case, now=now)
+    try:
+        with transaction.atomic():
+            case = CollectionCase.objects.create(patient_id=patient_id)
+            CaseEvent.objects.create(case=case, kind=CaseEventKind.OPENED)
+            return case_refresh(case, now=now)
+    except IntegrityError:  # one is open already (another sweep at the same moment)
+        return None
 
 
 def case_review(*, patient_id: int, now: dt.datetime | None = None) -> str | None:

@@ -13,7 +13,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -125,8 +125,15 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
                 transition()
                 payment.save(update_fields=["status"])
     if notification.status == PaymentStatus.SUCCEEDED:
-        # After commit: a suspension lifted, a collection case closed, a promise kept.
-        overdue_review(patient_id=bill.patient_id)
+        # After commit: a suspension lifted, a collection case closed, a promise kept. The
+        # money is recorded already; if this fails the daily sweep does it, so the channel
+        # is not made to re-send (its repeat would change nothing anyway).
+        try:
+            overdue_review(patient_id=bill.patient_id)
+        except DatabaseError:
+            logger.exception(
+                "after payment %s: review of patient %s failed", payment, bill.patient_id
+            )
     return payment
 
 
