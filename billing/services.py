@@ -274,7 +274,7 @@ def charges_post(
 
     The hot path of the HIS API: on PostgreSQL the lock-and-read and the writes are one
     database function each (``billing_charges_lock``, ``billing_charges_write``, migration
-    0008), the decisions stay here for both databases.
+    0015), the decisions stay here for both databases.
     """
     ids = [line.his_line_id for line in lines]
     if len(set(ids)) != len(ids):
