@@ -80,19 +80,31 @@ def idempotency_begin(*, institution: Institution, key: str, fingerprint: str) -
             return Begun(Outcome.PROCEED, record)
         except IntegrityError:
             record = IdempotencyRecord.objects.get(institution=institution, key=key)
-    if record.request_hash != fingerprint:
-        return Begun(Outcome.REUSED, record)
-    if record.response_status is not None:
-        return Begun(Outcome.REPLAY, record)
-    stale = now - dt.timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_SECONDS)
-    if record.started_at < stale:
+    outcome = idempotency_judge(record=record, fingerprint=fingerprint, now=now)
+    if outcome is None:
         taken = IdempotencyRecord.objects.filter(
             pk=record.pk, response_status=None, started_at=record.started_at
         ).update(started_at=now)
         if taken:
             record.started_at = now
             return Begun(Outcome.PROCEED, record)
-    return Begun(Outcome.IN_FLIGHT, record)
+        outcome = Outcome.IN_FLIGHT
+    return Begun(outcome, record)
+
+
+def idempotency_judge(
+    *, record: IdempotencyRecord, fingerprint: str, now: dt.datetime
+) -> Outcome | None:
+    """What a request finds in the record already kept for its key: ``None`` when the attempt
+    that left it died (no answer after ``IDEMPOTENCY_IN_FLIGHT_SECONDS``), to be taken over."""
+    if record.request_hash != fingerprint:
+        return Outcome.REUSED
+    if record.response_status is not None:
+        return Outcome.REPLAY
+    stale = now - dt.timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_SECONDS)
+    if record.started_at < stale:
+        return None
+    return Outcome.IN_FLIGHT
 
 
 def idempotency_finish(*, record: IdempotencyRecord, status: int, body) -> None:
