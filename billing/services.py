@@ -320,10 +320,12 @@ def charges_post(
 
 @dataclass
 class ChargesAtOnce:
-    """What ``charges_post_at_once`` did: posted (``posting``), or found the request's key
-    already kept (``begun``: a replay, a reuse or an attempt still running)."""
+    """What ``charges_post_at_once`` did: posted (``posting``, and ``answer``, the charges as
+    rendered for the kept answer), or found the request's key already kept (``begun``: a
+    replay, a reuse or an attempt still running)."""
 
     posting: ChargePosting | None = None
+    answer: list | None = None
     begun: Begun | None = None
 
 
@@ -356,6 +358,7 @@ def charges_post_at_once(
     for charge in charges:
         Charge.void.related.set_cached_value(charge, None)  # new: no void to show
     rows = [{name: str(value) for name, value in vars(line).items()} for line in lines]
+    rendered = answer(charges)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM billing_charges_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
@@ -372,7 +375,7 @@ def charges_post_at_once(
                 MAX_VISIT_TOTAL,
                 201,
                 json.dumps(rows),
-                json.dumps(answer(charges)) if key is not None else "[]",
+                json.dumps(rendered) if key is not None else "[]",
             ],
         )
         outcome, request_hash, status, body, started_at, *found = cursor.fetchone()
@@ -382,7 +385,7 @@ def charges_post_at_once(
         visit.his_visit_id, visit.kind, visit.status = his_visit_id, kind, visit_status
         visit.total, visit.held = total, held
         posting = ChargePosting(visit=visit, charges=charges, created=len(charges))
-        return ChargesAtOnce(posting=posting)
+        return ChargesAtOnce(posting=posting, answer=rendered)
     if outcome == "busy":
         return ChargesAtOnce(begun=Begun(Outcome.IN_FLIGHT, None))
     if outcome == "replay":

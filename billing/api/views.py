@@ -29,6 +29,7 @@ from billing.api.serializers import (
     ErrorSerializer,
     VisitOpenInput,
     VisitOutput,
+    VisitSummaryOutput,
     VoidInput,
     shared,
 )
@@ -264,7 +265,9 @@ class ChargesView(HisApiView):
             return None
         if done.begun is not None:
             return answer_of_kept(done.begun)
-        return self.posted(done.posting)
+        # ChargesOutput's answer, its charges rendered once (for the key's record as well).
+        visit = self.rendered(VisitSummaryOutput, done.posting.visit)
+        return Response({"visit": visit, "charges": done.answer}, status=status.HTTP_201_CREATED)
 
     @idempotent
     def post_in_transaction(self, request, visit_id: int, data):
