@@ -275,9 +275,10 @@ def charges_post(
     held against the credit line; if that would take available credit below zero, nothing
     is posted.
 
-    The hot path of the HIS API: on PostgreSQL the lock-and-read and the writes are one
-    database function each (``billing_charges_lock``, ``billing_charges_write``, migration
-    0015), the decisions stay here for both databases.
+    On PostgreSQL the lock-and-read and the writes are one database function each
+    (``billing_charges_lock``, ``billing_charges_write``, migration 0015), the decisions stay
+    here for both databases. The API first tries ``charges_post_at_once`` (the common request
+    in one round trip) and comes here for anything else, which is where refusals are worded.
     """
     ids = [line.his_line_id for line in lines]
     if len(set(ids)) != len(ids):
