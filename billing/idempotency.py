@@ -11,6 +11,10 @@ transaction-level advisory lock on the key, which the running attempt holds unti
 (nothing has to be committed first, which would cost the request a second commit). SQLite
 runs one writer at a time, so there a retry waits for the first attempt and replays it.
 
+On PostgreSQL a charges request that posts only new lines does steps 1 and 2 with its
+effects in one statement (``billing_charges_post``, ``billing.services.charges_post_at_once``)
+and judges a kept record with ``idempotency_judge``, as ``idempotency_begin`` does.
+
 A record found without an answer was committed by an attempt that died in between (older
 code committed the claim first); after ``IDEMPOTENCY_IN_FLIGHT_SECONDS`` a retry takes it
 over (compare-and-swap on ``started_at``), and the natural keys (``his_visit_id``,
@@ -80,19 +84,31 @@ def idempotency_begin(*, institution: Institution, key: str, fingerprint: str) -
             return Begun(Outcome.PROCEED, record)
         except IntegrityError:
             record = IdempotencyRecord.objects.get(institution=institution, key=key)
-    if record.request_hash != fingerprint:
-        return Begun(Outcome.REUSED, record)
-    if record.response_status is not None:
-        return Begun(Outcome.REPLAY, record)
-    stale = now - dt.timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_SECONDS)
-    if record.started_at < stale:
+    outcome = idempotency_judge(record=record, fingerprint=fingerprint, now=now)
+    if outcome is None:
         taken = IdempotencyRecord.objects.filter(
             pk=record.pk, response_status=None, started_at=record.started_at
         ).update(started_at=now)
         if taken:
             record.started_at = now
             return Begun(Outcome.PROCEED, record)
-    return Begun(Outcome.IN_FLIGHT, record)
+        outcome = Outcome.IN_FLIGHT
+    return Begun(outcome, record)
+
+
+def idempotency_judge(
+    *, record: IdempotencyRecord, fingerprint: str, now: dt.datetime
+) -> Outcome | None:
+    """What a request finds in the record already kept for its key: ``None`` when the attempt
+    that left it died (no answer after ``IDEMPOTENCY_IN_FLIGHT_SECONDS``), to be taken over."""
+    if record.request_hash != fingerprint:
+        return Outcome.REUSED
+    if record.response_status is not None:
+        return Outcome.REPLAY
+    stale = now - dt.timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_SECONDS)
+    if record.started_at < stale:
+        return None
+    return Outcome.IN_FLIGHT
 
 
 def idempotency_finish(*, record: IdempotencyRecord, status: int, body) -> None:

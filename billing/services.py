@@ -10,6 +10,7 @@ returns the state it produced.
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import AgreementStatus, CreditLine, Institution, InstitutionApiKey, Patient
+from billing.idempotency import Begun, Outcome, idempotency_judge
 from billing.models import (
     MAX_VISIT_TOTAL,
     Bill,
@@ -29,6 +31,7 @@ from billing.models import (
     ChargeVoid,
     CreditEntry,
     CreditEntryKind,
+    IdempotencyRecord,
     Instalment,
     PaymentLink,
     Visit,
@@ -272,9 +275,10 @@ def charges_post(
     held against the credit line; if that would take available credit below zero, nothing
     is posted.
 
-    The hot path of the HIS API: on PostgreSQL the lock-and-read and the writes are one
-    database function each (``billing_charges_lock``, ``billing_charges_write``, migration
-    0015), the decisions stay here for both databases.
+    On PostgreSQL the lock-and-read and the writes are one database function each
+    (``billing_charges_lock``, ``billing_charges_write``, migration 0015), the decisions stay
+    here for both databases. The API first tries ``charges_post_at_once`` (the common request
+    in one round trip) and comes here for anything else, which is where refusals are worded.
     """
     ids = [line.his_line_id for line in lines]
     if len(set(ids)) != len(ids):
@@ -313,6 +317,91 @@ def charges_post(
     if refusal is not None:
         raise refusal
     return ChargePosting(visit=visit, charges=[existing[i] for i in ids], created=len(new))
+
+
+@dataclass
+class ChargesAtOnce:
+    """What ``charges_post_at_once`` did: posted (``posting``, and ``answer``, the charges as
+    rendered for the kept answer), or found the request's key already kept (``begun``: a
+    replay, a reuse or an attempt still running)."""
+
+    posting: ChargePosting | None = None
+    answer: list | None = None
+    begun: Begun | None = None
+
+
+def charges_post_at_once(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    lines: list[ChargeLine],
+    key: str | None,
+    fingerprint: str | None,
+    answer: Callable[[list[Charge]], list],
+) -> ChargesAtOnce | None:
+    """``charges_post`` with the Idempotency-Key's claim and answer, on PostgreSQL, in one
+    round trip (``billing_charges_post``, migration 0016), for the common request: lines all
+    new, none refused. ``answer`` renders the new charges for the stored answer.
+
+    ``None`` (nothing written, the key not claimed) for anything else: the caller then takes
+    the transactional path, where ``charges_post`` decides and words any refusal.
+    """
+    ids = [line.his_line_id for line in lines]
+    if len(set(ids)) != len(ids):
+        return None
+    now = timezone.now()
+    visit = Visit(id=visit_id, institution=institution)
+    charges = [
+        Charge(visit=visit, posted_by=api_key, created_at=now, **vars(charge_line))
+        for charge_line in lines
+    ]
+    for charge in charges:
+        Charge.void.related.set_cached_value(charge, None)  # new: no void to show
+    rows = [{name: str(value) for name, value in vars(line).items()} for line in lines]
+    rendered = answer(charges)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM billing_charges_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s::jsonb, %s::jsonb)",
+            [
+                institution.pk,
+                key,
+                fingerprint,
+                now,
+                visit_id,
+                api_key.pk if api_key else None,
+                CreditEntryKind.HOLD,
+                actor_of(api_key),
+                MAX_VISIT_TOTAL,
+                201,
+                json.dumps(rows),
+                json.dumps(rendered) if key is not None else "[]",
+            ],
+        )
+        outcome, request_hash, status, body, started_at, *found = cursor.fetchone()
+    if outcome == "posted":
+        his_visit_id, kind, visit_status, total, held, limit, used = found
+        visit.credit_line = CreditLine(limit=limit, used=used, updated_at=now)
+        visit.his_visit_id, visit.kind, visit.status = his_visit_id, kind, visit_status
+        visit.total, visit.held = total, held
+        posting = ChargePosting(visit=visit, charges=charges, created=len(charges))
+        return ChargesAtOnce(posting=posting, answer=rendered)
+    if outcome == "busy":
+        return ChargesAtOnce(begun=Begun(Outcome.IN_FLIGHT, None))
+    if outcome == "replay":
+        record = IdempotencyRecord(
+            institution=institution,
+            key=key,
+            request_hash=request_hash,
+            response_status=status,
+            response_body=None if body is None else json.loads(body),
+            started_at=started_at,
+        )
+        judged = idempotency_judge(record=record, fingerprint=fingerprint, now=now)
+        if judged is not None:
+            return ChargesAtOnce(begun=Begun(judged, record))
+    return None  # "other", or a dead attempt's record to take over
 
 
 def _charges_decide(

@@ -3,12 +3,12 @@
 import functools
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +20,7 @@ from billing.api.serializers import (
     BillPageOutput,
     BillQuery,
     ChargeInput,
+    ChargeOutput,
     ChargesOutput,
     CitizenCardQuery,
     CloseInput,
@@ -28,10 +29,12 @@ from billing.api.serializers import (
     ErrorSerializer,
     VisitOpenInput,
     VisitOutput,
+    VisitSummaryOutput,
     VoidInput,
     shared,
 )
 from billing.idempotency import (
+    Begun,
     Outcome,
     idempotency_begin,
     idempotency_finish,
@@ -83,6 +86,30 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+def key_valid(key: str) -> bool:
+    return 1 <= len(key) <= 255 and key.isprintable()
+
+
+def answer_of_kept(begun: Begun) -> Response:
+    """The answer to a request whose Idempotency-Key is already kept: the first answer again,
+    or why not (REUSED, IN_FLIGHT)."""
+    if begun.outcome is Outcome.REPLAY:
+        return Response(
+            begun.record.response_body,
+            status=begun.record.response_status,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    if begun.outcome is Outcome.REUSED:
+        raise DomainError(
+            "idempotency_key_reused",
+            _("This Idempotency-Key was used for a different request."),
+        )
+    raise DomainError(
+        "idempotency_key_in_flight",
+        _("A request with this Idempotency-Key is still being processed; retry shortly."),
+    )
+
+
 def idempotent(post):
     """Run a POST handler at most once per ``Idempotency-Key`` (see ``billing.idempotency``)."""
 
@@ -91,7 +118,7 @@ def idempotent(post):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return post(view, request, *args, **kwargs)
-        if not 1 <= len(key) <= 255 or not key.isprintable():
+        if not key_valid(key):
             raise DomainError(
                 "invalid_idempotency_key",
                 _("Idempotency-Key must be 1 to 255 printable characters."),
@@ -103,25 +130,8 @@ def idempotent(post):
             begun = idempotency_begin(
                 institution=request.user.institution, key=key, fingerprint=fingerprint
             )
-            if begun.outcome is Outcome.REPLAY:
-                return Response(
-                    begun.record.response_body,
-                    status=begun.record.response_status,
-                    headers={"Idempotent-Replayed": "true"},
-                )
-            if begun.outcome is Outcome.REUSED:
-                raise DomainError(
-                    "idempotency_key_reused",
-                    _("This Idempotency-Key was used for a different request."),
-                )
-            if begun.outcome is Outcome.IN_FLIGHT:
-                raise DomainError(
-                    "idempotency_key_in_flight",
-                    _(
-                        "A request with this Idempotency-Key is still being processed; retry "
-                        "shortly."
-                    ),
-                )
+            if begun.outcome is not Outcome.PROCEED:
+                return answer_of_kept(begun)
             try:
                 response = post(view, request, *args, **kwargs)
             except Exception as exc:
@@ -221,27 +231,71 @@ class ChargesView(HisApiView):
             **POST_ERRORS,
         },
     )
-    @idempotent
     def post(self, request, visit_id: int):
-        if isinstance(request.data, list):
+        try:
+            data = request.data
+        except APIException as exc:  # answered (and kept under the key) by the full path
+            data = exc
+        if connection.vendor == "postgresql":
+            response = self.post_at_once(request, visit_id, data)
+            if response is not None:
+                return response
+        return self.post_in_transaction(request, visit_id, data=data)
+
+    def post_at_once(self, request, visit_id: int, data) -> Response | None:
+        """The common request in one round trip (``services.charges_post_at_once``); ``None``
+        for anything else, which ``post_in_transaction`` answers (and words)."""
+        key = request.headers.get("Idempotency-Key")
+        if isinstance(data, Exception) or (key is not None and not key_valid(key)):
+            return None
+        try:
+            lines = self.charge_lines(data)
+        except ValidationError:
+            return None
+        done = services.charges_post_at_once(
+            visit_id=visit_id,
+            institution=request.user.institution,
+            api_key=request.auth,
+            lines=lines,
+            key=key,
+            fingerprint=key and request_fingerprint(request.method, request.path, request.body),
+            answer=lambda charges: [shared(ChargeOutput).to_representation(c) for c in charges],
+        )
+        if done is None:
+            return None
+        if done.begun is not None:
+            return answer_of_kept(done.begun)
+        # ChargesOutput's answer, its charges rendered once (for the key's record as well).
+        visit = self.rendered(VisitSummaryOutput, done.posting.visit)
+        return Response({"visit": visit, "charges": done.answer}, status=status.HTTP_201_CREATED)
+
+    @idempotent
+    def post_in_transaction(self, request, visit_id: int, data):
+        if isinstance(data, Exception):
+            raise data
+        posting = services.charges_post(
+            visit_id=visit_id,
+            institution=request.user.institution,
+            api_key=request.auth,
+            lines=self.charge_lines(data),
+        )
+        return self.posted(posting)
+
+    def charge_lines(self, data) -> list[services.ChargeLine]:
+        if isinstance(data, list):
             serializer = ChargeInput(
-                data=request.data,
+                data=data,
                 many=True,
                 min_length=1,
                 max_length=settings.API_MAX_CHARGES_PER_REQUEST,
             )
             serializer.is_valid(raise_exception=True)
-            lines = [services.ChargeLine(**item) for item in serializer.validated_data]
-        elif isinstance(request.data, dict):
-            lines = [services.ChargeLine(**self.validated(ChargeInput, request.data))]
-        else:
-            raise ValidationError({"non_field_errors": [_("Send a charge or a list of them.")]})
-        posting = services.charges_post(
-            visit_id=visit_id,
-            institution=request.user.institution,
-            api_key=request.auth,
-            lines=lines,
-        )
+            return [services.ChargeLine(**item) for item in serializer.validated_data]
+        if isinstance(data, dict):
+            return [services.ChargeLine(**self.validated(ChargeInput, data))]
+        raise ValidationError({"non_field_errors": [_("Send a charge or a list of them.")]})
+
+    def posted(self, posting: services.ChargePosting) -> Response:
         return Response(
             self.rendered(ChargesOutput, {"visit": posting.visit, "charges": posting.charges}),
             status=status.HTTP_201_CREATED if posting.created else status.HTTP_200_OK,

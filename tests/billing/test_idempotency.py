@@ -10,6 +10,7 @@ from billing.idempotency import idempotency_purge, request_fingerprint
 from billing.models import Charge, CreditEntry, IdempotencyRecord, Visit
 from tests.billing.test_api import outpatient, settlement
 from tests.conftest import charge_body
+from tests.threads import postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +110,19 @@ def test_keys_are_kept_at_least_24_hours(his, card, settings):
         assert idempotency_purge() == 1
     assert not IdempotencyRecord.objects.exists()
     assert outpatient(card).used == 0
+
+
+@postgres_only
+def test_a_new_charge_is_one_statement_on_postgresql(his, card, django_assert_num_queries):
+    visit = his.open_visit(card)
+    path = f"visits/{visit['id']}/charges/"
+    lines = [charge_body("L1", "25.00"), charge_body("L2", "0.10")]
+    with django_assert_num_queries(1):  # the key, the writes and the answer at once
+        first = his.post(path, lines, key="both")
+    again = his.post(path, lines, key="both")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert first.json()["visit"]["held"] == "25.10"
+    assert CreditEntry.objects.count() == 2
