@@ -281,17 +281,18 @@ def case_resend_links(*, case: CollectionCase, actor: User) -> int:
 
 
 def _link_to_pay(bill: Bill) -> tuple[PaymentLink, Decimal]:
-    """The link to send for a bill: its next unpaid instalment's, else its own."""
+    """The link to send for a bill: its next unpaid instalment's, else its own; one that
+    expired (an old bill) works again for a while."""
+    link, amount = bill.payment_link or payment_link_create(bill=bill), bill.amount_due
     plan = getattr(bill, "plan", None)
     if plan is not None:
         nxt = plan.instalments.filter(paid_at=None).select_related("payment_link").first()
         if nxt is not None:
-            return nxt.payment_link, min(nxt.amount, bill.amount_due)
-    link = bill.payment_link or payment_link_create(bill=bill)
-    if link.expires_at <= timezone.now():  # an old bill: its link works again for a while
+            link, amount = nxt.payment_link, min(nxt.amount, bill.amount_due)
+    if link.expires_at <= timezone.now():
         link.expires_at = timezone.now() + settings.PAYMENT_LINK_VALID_AFTER_DUE
         link.save(update_fields=["expires_at"])
-    return link, bill.amount_due
+    return link, amount
 
 
 def case_promise(
