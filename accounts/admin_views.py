@@ -56,9 +56,25 @@ def agreement_actions(user, agreement: CreditAgreement | None) -> list[tuple[str
     ]
 
 
-def _require(request: HttpRequest, *permissions: str) -> None:
+def require(request: HttpRequest, *permissions: str) -> None:
+    """403 unless the user has every one of ``permissions``."""
     if not request.user.has_perms(permissions):
         raise PermissionDenied
+
+
+def form_page(
+    request: HttpRequest, model_admin: ModelAdmin, *, original, form, title: str, label: str
+) -> HttpResponse:
+    """An admin page with one form about ``original`` (a reason, a limit, a payment)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": original,
+        "title": title,
+        "form": form,
+        "label": label,
+    }
+    return render(request, "admin/accounts/reason_form.html", context)
 
 
 def _enrol_initial(query: str) -> dict[str, str]:
@@ -73,7 +89,7 @@ def _enrol_initial(query: str) -> dict[str, str]:
 
 
 def desk_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
-    _require(request, "accounts.add_patient", "accounts.sign_agreement")
+    require(request, "accounts.add_patient", "accounts.sign_agreement")
     query = request.GET.get("q", "").strip()
     institution = request.user.institution
     form = EnrolForm(request.POST or None, initial=_enrol_initial(query))
@@ -121,7 +137,7 @@ def patient_sign_view(
     request: HttpRequest, model_admin: ModelAdmin, object_id: int
 ) -> HttpResponse:
     """Sign the agreement of a patient who has none yet or only applied (pending)."""
-    _require(request, "accounts.sign_agreement")
+    require(request, "accounts.sign_agreement")
     patient = get_object_or_404(Patient, pk=object_id)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -159,7 +175,7 @@ def agreement_action_view(
     if action not in AGREEMENT_ACTIONS:
         raise PermissionDenied
     service, permission, label = AGREEMENT_ACTIONS[action]
-    _require(request, permission)
+    require(request, permission)
     agreement = get_object_or_404(CreditAgreement.objects.select_related("patient"), pk=object_id)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -170,21 +186,20 @@ def agreement_action_view(
         else:
             messages.success(request, _("Done: %(action)s.") % {"action": label})
         return redirect("admin:accounts_creditagreement_change", agreement.pk)
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "original": agreement,
-        "title": f"{label}: {agreement.patient.name}",
-        "form": form,
-        "label": label,
-    }
-    return render(request, "admin/accounts/reason_form.html", context)
+    return form_page(
+        request,
+        model_admin,
+        original=agreement,
+        form=form,
+        title=f"{label}: {agreement.patient.name}",
+        label=label,
+    )
 
 
 def agreement_print_view(
     request: HttpRequest, model_admin: ModelAdmin, object_id: int
 ) -> HttpResponse:
-    _require(request, "accounts.view_creditagreement")
+    require(request, "accounts.view_creditagreement")
     agreement = get_object_or_404(
         CreditAgreement.objects.select_related("patient", "institution", "signed_by"), pk=object_id
     )
@@ -199,7 +214,7 @@ def agreement_print_view(
 def limit_change_view(
     request: HttpRequest, model_admin: ModelAdmin, object_id: int
 ) -> HttpResponse:
-    _require(request, "accounts.change_credit_limit")
+    require(request, "accounts.change_credit_limit")
     line = get_object_or_404(CreditLine.objects.select_related("patient"), pk=object_id)
     form = LimitChangeForm(request.POST or None, initial={"new_limit": line.limit})
     if request.method == "POST" and form.is_valid():
@@ -225,12 +240,11 @@ def limit_change_view(
                     request, _("The limit was already %(limit)s.") % {"limit": line.limit}
                 )
             return redirect("admin:accounts_creditline_change", line.pk)
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "original": line,
-        "title": _("Change limit: %(line)s") % {"line": line},
-        "form": form,
-        "label": _("Change limit"),
-    }
-    return render(request, "admin/accounts/reason_form.html", context)
+    return form_page(
+        request,
+        model_admin,
+        original=line,
+        form=form,
+        title=_("Change limit: %(line)s") % {"line": line},
+        label=_("Change limit"),
+    )

@@ -14,7 +14,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.admin_views import require
 from accounts.models import User
 from accounts.roles import COLLECTION_STAFF
 from billing import collections, selectors
@@ -302,11 +302,6 @@ ACTIONS: dict[str, Action] = {
 # --- views -----------------------------------------------------------------------------------
 
 
-def _require(request: HttpRequest, *permissions: str) -> None:
-    if not request.user.has_perms(permissions):
-        raise PermissionDenied
-
-
 def _case_url(case: CollectionCase) -> str:
     return reverse("admin:billing_collectioncase_change", args=[case.pk])
 
@@ -354,7 +349,7 @@ def _render_case(
 
 
 def case_view(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -> HttpResponse:
-    _require(request, VIEW)
+    require(request, VIEW)
     if not str(object_id).isdigit():
         raise Http404
     return _render_case(request, model_admin, int(object_id))
@@ -366,7 +361,7 @@ def case_action_view(
     if action not in ACTIONS:
         raise Http404
     spec = ACTIONS[action]
-    _require(request, spec.permission)
+    require(request, spec.permission)
     case = CollectionCase.objects.filter(pk=object_id).select_related("patient").first()
     if case is None:
         raise Http404
@@ -429,7 +424,7 @@ def bar_chart(title: str, rows: list[tuple[str, Decimal | int, str, str]]) -> Ba
 
 
 def overview_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
-    _require(request, VIEW)
+    require(request, VIEW)
     overview = selectors.collections_overview()
     queue = reverse("admin:billing_collectioncase_changelist")
     amounts = bar_chart(

@@ -52,6 +52,22 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
 
 
+def idempotency_record_of_row(
+    *, institution: Institution, key: str, row: tuple, pk: int | None = None
+) -> IdempotencyRecord:
+    """The record a database function returned as ``(request_hash, status, body, started)``."""
+    request_hash, status, body, started_at = row
+    return IdempotencyRecord(
+        pk=pk,
+        institution=institution,
+        key=key,
+        request_hash=request_hash,
+        response_status=status,
+        response_body=None if body is None else json.loads(body),
+        started_at=started_at,
+    )
+
+
 def idempotency_begin(*, institution: Institution, key: str, fingerprint: str) -> Begun:
     """Claim ``key`` for this request. Call inside the request's ``transaction.atomic``."""
     now = timezone.now()
@@ -64,14 +80,11 @@ def idempotency_begin(*, institution: Institution, key: str, fingerprint: str) -
             record_id, busy, inserted, request_hash, status, body, started_at = cursor.fetchone()
         if busy:
             return Begun(Outcome.IN_FLIGHT, None)
-        record = IdempotencyRecord(
-            pk=record_id,
+        record = idempotency_record_of_row(
             institution=institution,
             key=key,
-            request_hash=request_hash,
-            response_status=status,
-            response_body=None if body is None else json.loads(body),
-            started_at=started_at,
+            row=(request_hash, status, body, started_at),
+            pk=record_id,
         )
         if inserted:
             return Begun(Outcome.PROCEED, record)

@@ -137,14 +137,15 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
     return payment
 
 
-def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no: str) -> bool:
-    """Record the money taken and apply it to the bill; True if that paid the bill off.
+def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no: str) -> None:
+    """Record the money taken and apply it to the bill (paid off: invoice and receipt).
 
-    What the bill no longer needs (a bill already paid: two tabs, a late notification; or
-    more than is left after instalments) is refunded through the channel at once.
+    What the bill no longer needs (a bill already paid: two tabs, a late notification, cash
+    at the window; or more than is left) is refunded at once: online through the channel,
+    at the window for a window payment.
     """
     if payment.status in MONEY_TAKEN:
-        return False
+        return
     # The channel took the money: that is a fact even after a "failed" or "cancelled".
     payment.status = PaymentStatus.SUCCEEDED
     payment.gateway_trade_no = gateway_trade_no
@@ -165,7 +166,7 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no
             actor="system:duplicate-payment",
         )
     if not applied:
-        return False
+        return
     bill.paid_amount += applied
     credit_move(
         line=line,
@@ -190,7 +191,7 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no
             },
             dedup_key=f"payment-received:{payment.pk}",
         )
-        return False
+        return
     bill.mark_paid()
     bill.paid_at = payment.succeeded_at
     bill.save(update_fields=["status", "paid_at", "paid_amount"])
@@ -210,7 +211,6 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no
         },
         dedup_key=f"bill-paid:{bill.pk}",
     )
-    return True
 
 
 def _instalments_cover(*, bill: Bill, at) -> None:

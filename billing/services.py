@@ -7,6 +7,7 @@ natural keys (``his_visit_id``, ``his_line_id``) are unique, and the same reques
 returns the state it produced.
 """
 
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import AgreementStatus, CreditLine, Institution, InstitutionApiKey, Patient
-from billing.idempotency import Begun, Outcome, idempotency_judge
+from billing.idempotency import Begun, Outcome, idempotency_judge, idempotency_record_of_row
 from billing.models import (
     MAX_VISIT_TOTAL,
     Bill,
@@ -31,7 +32,6 @@ from billing.models import (
     ChargeVoid,
     CreditEntry,
     CreditEntryKind,
-    IdempotencyRecord,
     Instalment,
     PaymentLink,
     Visit,
@@ -390,13 +390,8 @@ def charges_post_at_once(
     if outcome == "busy":
         return ChargesAtOnce(begun=Begun(Outcome.IN_FLIGHT, None))
     if outcome == "replay":
-        record = IdempotencyRecord(
-            institution=institution,
-            key=key,
-            request_hash=request_hash,
-            response_status=status,
-            response_body=None if body is None else json.loads(body),
-            started_at=started_at,
+        record = idempotency_record_of_row(
+            institution=institution, key=key, row=(request_hash, status, body, started_at)
         )
         judged = idempotency_judge(record=record, fingerprint=fingerprint, now=now)
         if judged is not None:
@@ -526,16 +521,7 @@ def _charges_write_postgres(
     *, line: CreditLine, visit: Visit, charges: list[Charge], actor: str
 ) -> None:
     """``_charges_write_orm`` in one round trip (a ``credit_move`` for each charge)."""
-    fields = [
-        "his_line_id",
-        "item_code",
-        "item_name",
-        "category",
-        "quantity",
-        "unit_price",
-        "amount",
-        "self_pay_estimate",
-    ]
+    fields = [field.name for field in dataclasses.fields(ChargeLine)]
     rows = [{name: str(getattr(charge, name)) for name in fields} for charge in charges]
     with connection.cursor() as cursor:
         cursor.execute(

@@ -9,12 +9,12 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.admin_views import form_page, require
 from billing.models import Bill, Refund, RefundMethod, WindowMethod
 from billing.payments import payment_take_at_window
 from billing.refunds import refund_pay_out
@@ -47,27 +47,10 @@ class PayOutForm(forms.Form):
     )
 
 
-def _require(request: HttpRequest, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
-
-
-def _form_page(request, model_admin: ModelAdmin, original, form, title: str, label: str):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "original": original,
-        "title": title,
-        "form": form,
-        "label": label,
-    }
-    return render(request, "admin/accounts/reason_form.html", context)
-
-
 def window_payment_view(
     request: HttpRequest, model_admin: ModelAdmin, object_id: int
 ) -> HttpResponse:
-    _require(request, "billing.take_window_payment")
+    require(request, "billing.take_window_payment")
     bill = get_object_or_404(Bill.objects.select_related("patient"), pk=object_id)
     form = WindowPaymentForm(request.POST or None, initial={"amount": bill.amount_due})
     if request.method == "POST" and form.is_valid():
@@ -92,11 +75,13 @@ def window_payment_view(
         "bill": bill,
         "due": bill.amount_due,
     }
-    return _form_page(request, model_admin, bill, form, title, _("Record payment"))
+    return form_page(
+        request, model_admin, original=bill, form=form, title=title, label=_("Record payment")
+    )
 
 
 def pay_out_view(request: HttpRequest, model_admin: ModelAdmin, object_id: int) -> HttpResponse:
-    _require(request, "billing.pay_out_refund")
+    require(request, "billing.pay_out_refund")
     refund = get_object_or_404(Refund.objects.select_related("payment__bill"), pk=object_id)
     form = PayOutForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -110,4 +95,6 @@ def pay_out_view(request: HttpRequest, model_admin: ModelAdmin, object_id: int) 
             )
             return redirect("admin:billing_refund_changelist")
     title = _("Pay out refund %(refund)s") % {"refund": refund}
-    return _form_page(request, model_admin, refund, form, title, _("Paid out"))
+    return form_page(
+        request, model_admin, original=refund, form=form, title=title, label=_("Paid out")
+    )

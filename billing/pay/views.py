@@ -6,6 +6,7 @@
 """
 
 import functools
+import ipaddress
 import logging
 import time
 
@@ -149,6 +150,14 @@ def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     )
 
 
+def _client_ip(request: HttpRequest) -> str | None:
+    """The patient's address as the server saw it (a proxy must pass the real one on)."""
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:  # a unix socket, or nothing
+        return None
+
+
 @require_POST
 @with_link(verified=True)
 def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
@@ -156,7 +165,7 @@ def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
         _payment, url = payment_start(
             link=link,
             channel=request.POST.get("channel", ""),
-            client_ip=request.META.get("REMOTE_ADDR"),
+            client_ip=_client_ip(request),
         )
     except DomainError as error:
         return render(

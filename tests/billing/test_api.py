@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import CreditLine
-from billing.models import Bill, Charge, CreditEntry, Visit
+from billing.models import Bill, Charge, CreditEntry, CreditEntryKind, Visit
 from billing.selectors import credit_used_from_entries
+from creditcare.money import money_sum
 from notifications.backends import locmem
 from notifications.models import SmsMessage
 from tests.conftest import charge_body
@@ -26,6 +27,10 @@ def assert_credit_consistent(card):
     for line in CreditLine.objects.filter(patient__citizen_card=card):
         assert line.used == credit_used_from_entries(line=line)
         assert line.available >= 0
+    # What a bill says was paid is what its payment entries released.
+    for bill in Bill.objects.filter(patient__citizen_card=card):
+        released = CreditEntry.objects.filter(bill=bill, kind=CreditEntryKind.PAYMENT)
+        assert bill.paid_amount == -money_sum(released, "amount")
 
 
 # --- Authentication -------------------------------------------------------------------------
