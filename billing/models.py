@@ -78,7 +78,10 @@ class Charge(AppendOnlyModel):
     """One line of a visit's running bill as the HIS posted it. Never edited; voided by a
     ``ChargeVoid``."""
 
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="charges")
+    # db_index=False: charge_his_line_unique (visit, his_line_id) serves lookups by visit.
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, related_name="charges", db_index=False
+    )
     his_line_id = models.CharField(max_length=64)
     item_code = models.CharField(max_length=64)
     item_name = models.CharField(max_length=200)
@@ -514,13 +517,26 @@ class CreditEntryKind(models.TextChoices):
 class CreditEntry(AppendOnlyModel):
     """One movement of a credit line: + uses credit, - gives it back. ``used`` is their sum."""
 
-    credit_line = models.ForeignKey(CreditLine, on_delete=models.PROTECT, related_name="entries")
+    # Every charge writes an entry, so its indexes are few: (credit_line, id) serves lookups
+    # by line, bill and payment (empty on holds) are indexed only where set, and nothing
+    # looks entries up by visit or charge (neither is ever deleted).
+    credit_line = models.ForeignKey(
+        CreditLine, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=CreditEntryKind.choices)
     amount = models.DecimalField(**MONEY)
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, related_name="+")
-    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, null=True, related_name="+")
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, null=True, related_name="+")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, related_name="+")
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    charge = models.ForeignKey(
+        Charge, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
     actor = models.CharField(max_length=100)  # "api-key:<prefix>", "user:<id>", "system"
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -528,7 +544,13 @@ class CreditEntry(AppendOnlyModel):
         ordering = ["pk"]
         verbose_name = _("credit entry")
         verbose_name_plural = _("credit entries")
-        indexes = [models.Index(fields=["credit_line", "id"])]
+        indexes = [
+            models.Index(fields=["credit_line", "id"]),
+            models.Index(fields=["bill"], condition=Q(bill__isnull=False), name="entry_bill"),
+            models.Index(
+                fields=["payment"], condition=Q(payment__isnull=False), name="entry_payment"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
@@ -541,7 +563,10 @@ class IdempotencyRecord(models.Model):
     for another request. A record without a response is in flight since ``started_at``.
     """
 
-    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    # db_index=False: idempotency_key_unique (institution, key) serves lookups by institution.
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)

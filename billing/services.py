@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import AgreementStatus, CreditLine, Institution, InstitutionApiKey, Patient
-from billing.idempotency import Begun, Outcome, idempotency_judge, idempotency_record_of_row
 from billing.models import (
     MAX_VISIT_TOTAL,
     Bill,
@@ -319,17 +318,6 @@ def charges_post(
     return ChargePosting(visit=visit, charges=[existing[i] for i in ids], created=len(new))
 
 
-@dataclass
-class ChargesAtOnce:
-    """What ``charges_post_at_once`` did: posted (``posting``, and ``answer``, the charges as
-    rendered for the kept answer), or found the request's key already kept (``begun``: a
-    replay, a reuse or an attempt still running)."""
-
-    posting: ChargePosting | None = None
-    answer: list | None = None
-    begun: Begun | None = None
-
-
 def charges_post_at_once(
     *,
     visit_id: int,
@@ -338,32 +326,26 @@ def charges_post_at_once(
     lines: list[ChargeLine],
     key: str | None,
     fingerprint: str | None,
-    answer: Callable[[list[Charge]], list],
-) -> ChargesAtOnce | None:
+    render: Callable[[ChargeLine, dt.datetime], dict],
+) -> str | None:
     """``charges_post`` with the Idempotency-Key's claim and answer, on PostgreSQL, in one
-    round trip (``billing_charges_post``, migration 0016), for the common request: lines all
-    new, none refused. ``answer`` renders the new charges for the stored answer.
+    round trip (``billing_charges_post``, migration 0018), for the common request: a new key
+    (or none), lines all new, none refused. ``render`` renders a new line as the answer shows
+    it; the function adds the visit's running totals and keeps the answer under the key.
 
-    ``None`` (nothing written, the key not claimed) for anything else: the caller then takes
-    the transactional path, where ``charges_post`` decides and words any refusal.
+    The answer's JSON text, or ``None`` (nothing written, the key not claimed) for anything
+    else: the caller then takes the transactional path, where the key is judged (replay,
+    reuse, in flight) and ``charges_post`` decides and words any refusal.
     """
     ids = [line.his_line_id for line in lines]
     if len(set(ids)) != len(ids):
         return None
     now = timezone.now()
-    visit = Visit(id=visit_id, institution=institution)
-    charges = [
-        Charge(visit=visit, posted_by=api_key, created_at=now, **vars(charge_line))
-        for charge_line in lines
-    ]
-    for charge in charges:
-        Charge.void.related.set_cached_value(charge, None)  # new: no void to show
     rows = [{name: str(value) for name, value in vars(line).items()} for line in lines]
-    rendered = answer(charges)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT * FROM billing_charges_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s::jsonb, %s::jsonb)",
+            "SELECT billing_charges_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, "
+            "%s::json)",
             [
                 institution.pk,
                 key,
@@ -376,27 +358,10 @@ def charges_post_at_once(
                 MAX_VISIT_TOTAL,
                 201,
                 json.dumps(rows),
-                json.dumps(rendered) if key is not None else "[]",
+                json.dumps([render(line, now) for line in lines], ensure_ascii=False),
             ],
         )
-        outcome, request_hash, status, body, started_at, *found = cursor.fetchone()
-    if outcome == "posted":
-        his_visit_id, kind, visit_status, total, held, limit, used = found
-        visit.credit_line = CreditLine(limit=limit, used=used, updated_at=now)
-        visit.his_visit_id, visit.kind, visit.status = his_visit_id, kind, visit_status
-        visit.total, visit.held = total, held
-        posting = ChargePosting(visit=visit, charges=charges, created=len(charges))
-        return ChargesAtOnce(posting=posting, answer=rendered)
-    if outcome == "busy":
-        return ChargesAtOnce(begun=Begun(Outcome.IN_FLIGHT, None))
-    if outcome == "replay":
-        record = idempotency_record_of_row(
-            institution=institution, key=key, row=(request_hash, status, body, started_at)
-        )
-        judged = idempotency_judge(record=record, fingerprint=fingerprint, now=now)
-        if judged is not None:
-            return ChargesAtOnce(begun=Begun(judged, record))
-    return None  # "other", or a dead attempt's record to take over
+        return cursor.fetchone()[0]
 
 
 def _charges_decide(

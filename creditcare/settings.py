@@ -74,6 +74,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+# The HIS API's (creditcare.handlers): security headers, messages in the caller's language,
+# Content-Length (and the slash redirects) as on the site.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
 
 ROOT_URLCONF = "creditcare.urls"
 WSGI_APPLICATION = "creditcare.wsgi.application"
@@ -106,6 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that polls the socket instead of a SELECT 1.
+        DATABASES["default"]["ENGINE"] = "creditcare.postgresql"
     # Persistent connections: opening one per request costs more than the request itself.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -1,7 +1,12 @@
+"""WSGI entry point: ``gunicorn -c creditcare/gunicorn.conf.py`` serves ``application``."""
+
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditcare.settings")
+django.setup(set_prefix=False)  # as get_wsgi_application() does
 
-application = get_wsgi_application()
+from creditcare.handlers import SiteAndApi  # noqa: E402 - needs the apps loaded
+
+application = SiteAndApi()

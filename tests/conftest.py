@@ -55,11 +55,18 @@ class His:
     """An institution's HIS calling the API with its key."""
 
     def __init__(self, institution, key: str):
-        from rest_framework.test import APIClient
+        from rest_framework.test import APIClient, ForceAuthClientHandler
+
+        from creditcare.handlers import ApiMiddleware
+
+        class ApiClientHandler(ApiMiddleware, ForceAuthClientHandler):
+            """The test client's handler, with the middleware production gives /api/."""
 
         self.institution = institution
         self.key = key
         self.client = APIClient()
+        self.client.handler = ApiClientHandler(enforce_csrf_checks=False)
+        self.client.handler.load_middleware()  # now, not lazily in a test's thread
         self.client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
 
     def get(self, path, params=None):

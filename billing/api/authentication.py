@@ -7,6 +7,16 @@ from rest_framework import authentication, exceptions
 from accounts.models import Institution, InstitutionApiKey
 from accounts.selectors import api_key_authenticate
 
+KEYWORD = "Api-Key"
+
+
+def api_key_of(header: str) -> InstitutionApiKey | None:
+    """The live API key an ``Authorization`` header's value names, or ``None``."""
+    scheme, _sep, key = header.partition(" ")
+    if scheme != KEYWORD or not key.strip():
+        return None
+    return api_key_authenticate(key=key.strip())
+
 
 @dataclass(frozen=True)
 class HisClient:
@@ -20,19 +30,19 @@ class HisClient:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """``Authorization: Api-Key <key>``. Keys are created and revoked in the admin."""
 
-    keyword = "Api-Key"
+    keyword = KEYWORD
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
-        scheme, _sep, key = header.partition(" ")
         if not header:
             return None
-        if scheme != self.keyword or not key.strip():
-            raise exceptions.AuthenticationFailed(
-                _("Send the key as 'Authorization: Api-Key <key>'.")
-            )
-        api_key = api_key_authenticate(key=key.strip())
+        api_key = api_key_of(header)
         if api_key is None:
+            scheme, _sep, key = header.partition(" ")
+            if scheme != self.keyword or not key.strip():
+                raise exceptions.AuthenticationFailed(
+                    _("Send the key as 'Authorization: Api-Key <key>'.")
+                )
             raise exceptions.AuthenticationFailed(_("This API key is unknown or revoked."))
         return HisClient(institution=api_key.institution, api_key=api_key), api_key
 
