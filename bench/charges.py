@@ -13,7 +13,8 @@ the clock starts it opens one new outpatient visit per seeded patient through th
 deals them out among the clients; each client then posts to its own visits in turn (about
 40 lines a visit at 1,000 charges/s), so what is timed is charges only, as the name says.
 In the same run it runs pgbench's built-in tpcb-like at the same client count (-j 2, same
-duration). The last line is
+duration), the two taking turns in slices (--slices, 5 of 2 s by default) so that the
+machine's ups and downs fall on both. The last line is
 
     charges: c=8 ours=<n>/s pgbench=<n>/s ratio=<r> p99=<ms>ms
 """
@@ -40,9 +41,9 @@ APP_DB, PGBENCH_DB = "creditcare_bench", "pgbench_creditcare"
 HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_PORT", 8765))
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 CONNECTION_CLOSE = re.compile(rb"\r\nconnection: *close", re.IGNORECASE)
-# A lab test of 1.50 as the HIS posts it; %d: the line number within the visit.
+# A lab test of 1.50 as the HIS posts it; his_line_id: the slice, the line within the visit.
 CHARGE = (
-    b'{"his_line_id": "L%d", "item_code": "LAB01", "item_name": "Blood count", '
+    b'{"his_line_id": "S%dL%d", "item_code": "LAB01", "item_name": "Blood count", '
     b'"category": "lab", "quantity": "1", "unit_price": "1.50", "amount": "1.50"}'
 )
 
@@ -104,8 +105,9 @@ class Client(threading.Thread):
     A few lines of sockets rather than http.client, whose header parsing costs the machine's
     two cores (shared with the server) far more than pgbench's client does in C."""
 
-    def __init__(self, key: str, visits: list[int], deadline: float, results: list):
+    def __init__(self, key: str, visits: list[int], deadline: float, results: list, turn: int = 0):
         super().__init__(daemon=True)
+        self.turn = turn
         self.headers = (
             f"Host: {HOST}:{PORT}\r\nAuthorization: Api-Key {key}\r\n"
             "Content-Type: application/json\r\n"
@@ -157,7 +159,7 @@ class Client(threading.Thread):
         latencies, errors, n = [], 0, 0
         while time.perf_counter() < self.deadline:
             visit_id = self.visits[n % len(self.visits)]
-            body = CHARGE % (n // len(self.visits))
+            body = CHARGE % (self.turn, n // len(self.visits))
             started = time.perf_counter()
             status, _ = self.post(f"/api/v1/visits/{visit_id}/charges/", body)
             if status == 201:
@@ -165,6 +167,8 @@ class Client(threading.Thread):
             else:
                 errors += 1
             n += 1
+        if self.sock is not None:
+            self.sock.close()
         self.results.append((latencies, errors))
 
 
@@ -181,25 +185,26 @@ def open_visits(key: str, cards: list[str], clients: int) -> list[list[int]]:
     return [visits[i::clients] for i in range(clients)]
 
 
-def load(key: str, per_client: list[list[int]], seconds: float) -> dict:
-    """Post charges from one client per list of visits for ``seconds``."""
+def load(
+    key: str, per_client: list[list[int]], seconds: float, turn: int = 0
+) -> tuple[list, int, float]:
+    """Post charges from one client per list of visits for ``seconds``: the latencies of
+    the charges posted, the number refused, and the time it took."""
     results: list = []
     started = time.perf_counter()
-    threads = [Client(key, visits, started + seconds, results) for visits in per_client]
+    deadline = started + seconds
+    threads = [Client(key, visits, deadline, results, turn) for visits in per_client]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = sum(e for _, e in results)
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
-    return {
-        "rate": len(latencies) / elapsed,
-        "p50": q[49] * 1000,
-        "p99": q[98] * 1000,
-        "errors": errors,
-    }
+    return [x for lat, _ in results for x in lat], sum(e for _, e in results), elapsed
+
+
+def summary(latencies: list[float], elapsed: float) -> dict:
+    q = statistics.quantiles(sorted(latencies), n=100) if len(latencies) > 1 else [0] * 99
+    return {"rate": len(latencies) / elapsed, "p50": q[49] * 1000, "p99": q[98] * 1000}
 
 
 def pgbench(clients: int, seconds: int) -> float:
@@ -224,7 +229,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument(
+        "--slices", type=int, default=5, help="turns ours and pgbench take (whole seconds each)"
+    )
     args = parser.parse_args()
+    if args.seconds % args.slices:
+        parser.error("--seconds must be a multiple of --slices")
     counts = [int(c) for c in args.clients.split(",")]
 
     env = app_env()
@@ -242,13 +252,24 @@ def main() -> None:
         load(key, open_visits(key, cards[:16], 2), 2)  # warm up workers and connections
         lines = []
         for clients in counts:
-            ours = load(key, open_visits(key, cards, clients), args.seconds)
-            theirs = pgbench(clients, args.seconds)
+            # Ours and pgbench take turns, a slice each, so that the machine's ups and downs
+            # (they are large on these shared machines) fall on both alike.
+            per_client = open_visits(key, cards, clients)
+            latencies, errors, elapsed, tps = [], 0, 0.0, []
+            for turn in range(args.slices):
+                slice_latencies, slice_errors, slice_elapsed = load(
+                    key, per_client, args.seconds / args.slices, turn
+                )
+                latencies += slice_latencies
+                errors += slice_errors
+                elapsed += slice_elapsed
+                tps.append(pgbench(clients, args.seconds // args.slices))
+            ours, theirs = summary(latencies, elapsed), statistics.mean(tps)
             line = (
                 f"charges: c={clients} ours={ours['rate']:.0f}/s pgbench={theirs:.0f}/s "
                 f"ratio={ours['rate'] / theirs:.2f} p99={ours['p99']:.1f}ms"
             )
-            print(f"{line} p50={ours['p50']:.1f}ms errors={ours['errors']}", flush=True)
+            print(f"{line} p50={ours['p50']:.1f}ms errors={errors}", flush=True)
             lines.append((clients, line))
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -11,9 +11,10 @@ transaction-level advisory lock on the key, which the running attempt holds unti
 (nothing has to be committed first, which would cost the request a second commit). SQLite
 runs one writer at a time, so there a retry waits for the first attempt and replays it.
 
-On PostgreSQL a charges request that posts only new lines does steps 1 and 2 with its
-effects in one statement (``billing_charges_post``, ``billing.services.charges_post_at_once``)
-and judges a kept record with ``idempotency_judge``, as ``idempotency_begin`` does.
+On PostgreSQL a charges request that posts only new lines under a new key does steps 1 and 2
+with its effects in one statement (``billing_charges_post``,
+``billing.services.charges_post_at_once``); a key held or kept already is left to
+``idempotency_begin`` on the full path.
 
 A record found without an answer was committed by an attempt that died in between (older
 code committed the claim first); after ``IDEMPOTENCY_IN_FLIGHT_SECONDS`` a retry takes it

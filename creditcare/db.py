@@ -26,7 +26,8 @@ def append_only(*tables: str):
             elif vendor == "sqlite":
                 for action in ("UPDATE", "DELETE"):
                     schema_editor.execute(
-                        f"CREATE TRIGGER {table}_append_only_{action.lower()} BEFORE {action} "
+                        f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_{action.lower()} "
+                        f"BEFORE {action} "
                         f"ON {table} BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); "
                         "END"
                     )
@@ -41,3 +42,16 @@ def append_only(*tables: str):
                     schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_{action}")
 
     return forwards, backwards
+
+
+def append_only_again_on_sqlite(*tables: str):
+    """A ``RunPython`` callable giving ``tables`` their append-only triggers again on SQLite,
+    for migrations that make it rebuild them: it alters a column by copying the table, and
+    the copy has no triggers. (PostgreSQL alters in place and keeps them.)"""
+    create, _drop = append_only(*tables)
+
+    def again(apps, schema_editor):
+        if schema_editor.connection.vendor == "sqlite":
+            create(apps, schema_editor)
+
+    return again

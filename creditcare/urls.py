@@ -13,9 +13,9 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    path("api/v1/", include("billing.api.urls")),  # first: most requests are the HIS's
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("billing.api.urls")),
     path("", include("billing.pay.urls")),
     path("sms/twilio/status/", twilio_status, name="twilio-status"),
     path("healthz", health, name="health"),

@@ -141,3 +141,18 @@ def celery_worker_on_redis():
     with start_worker(app, perform_ping_check=False, loglevel="error", shutdown_timeout=20):
         yield
     app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def in_process_requests():
+    """Keep the test's database connection across requests made through the WSGI
+    application itself, as Django's test client does (the handler would close it at the end
+    of each request)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)

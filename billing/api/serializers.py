@@ -185,9 +185,9 @@ class ChargeOutput(serializers.ModelSerializer):
         ]
 
     def to_representation(self, charge) -> dict:
-        # Written out rather than DRF's loop over the fields (every charge posted is rendered
-        # here); the fields still format the values. test_api checks it against Meta.fields.
-        fields, void = self.fields, getattr(charge, "void", None)
+        # Written out rather than DRF's loop over the fields: every charge posted is rendered
+        # here. The fields still format the values; test_api holds it to DRF's own rendering.
+        fields, void = self.fields, self._void(charge)
         return {
             "his_line_id": charge.his_line_id,
             "item_code": charge.item_code,
@@ -202,21 +202,26 @@ class ChargeOutput(serializers.ModelSerializer):
             "status": self.get_status(charge),
             "posted_at": fields["posted_at"].to_representation(charge.created_at),
             "void_reason": void.reason if void else None,
-            "voided_at": fields["posted_at"].to_representation(void.created_at) if void else None,
+            "voided_at": self.get_voided_at(charge),
         }
 
     def new_line(self, line, posted_at: dt.datetime) -> dict:
         """A line being posted (a ``ChargeLine``), as it reads once posted: live."""
         return self.to_representation(SimpleNamespace(**vars(line), created_at=posted_at))
 
+    def _void(self, charge):
+        return getattr(charge, "void", None)
+
     def get_status(self, charge) -> str:
-        return "voided" if getattr(charge, "void", None) else "live"
+        return "voided" if self._void(charge) else "live"
 
-    def get_void_reason(self, charge) -> str | None:  # for the schema; see to_representation
-        return None
+    def get_void_reason(self, charge) -> str | None:
+        void = self._void(charge)
+        return void.reason if void else None
 
-    def get_voided_at(self, charge) -> dt.datetime | None:  # for the schema
-        return None
+    def get_voided_at(self, charge) -> dt.datetime | None:
+        void = self._void(charge)
+        return self.fields["posted_at"].to_representation(void.created_at) if void else None
 
 
 class BillOutput(serializers.ModelSerializer):

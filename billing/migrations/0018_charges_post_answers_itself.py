@@ -130,6 +130,6 @@ def restore_previous(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0017_fewer_indexes_on_hot_tables")]
+    dependencies = [("billing", "0017_fewer_indexes_and_checks_on_hot_tables")]
 
     operations = [migrations.RunPython(create_functions, restore_previous)]

@@ -9,8 +9,6 @@ and still refused; an empty query parameter means "not given").
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -26,17 +24,6 @@ from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 
 # As gunicorn serves it: /api/ through the API's own middleware.
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
-
-
-@pytest.fixture
-def in_process_requests():
-    """Keep the test's database connection across in-process requests, as Django's own test
-    client does (the WSGI handler would close it at the end of each request)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

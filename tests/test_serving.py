@@ -1,0 +1,77 @@
+"""How production serves requests: the WSGI application gunicorn runs (the API through its
+own middleware) and the PostgreSQL backend's health check."""
+
+import io
+import select
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+
+from creditcare.wsgi import application
+from tests.threads import postgres_only
+
+
+def serve(path: str, **headers) -> tuple[int, dict, bytes]:
+    """One request through ``creditcare.wsgi.application``, as gunicorn makes it."""
+    environ = RequestFactory().get(path, **headers).environ
+    environ["wsgi.input"] = io.BytesIO(b"")
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"], answer["headers"] = int(status[:3]), dict(response_headers)
+
+    body = b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+def test_the_api_is_served_through_its_own_middleware(his, card, in_process_requests):
+    status, headers, body = serve(
+        f"/api/v1/eligibility/?citizen_card={card}",
+        HTTP_AUTHORIZATION=f"Api-Key {his.key}",
+        HTTP_ACCEPT_LANGUAGE="en",
+        HTTP_COOKIE="sessionid=abc; csrftoken=" + "x" * 32,
+    )
+
+    assert status == 200 and b'"eligible":true' in body
+    assert headers["X-Content-Type-Options"] == "nosniff"  # security middleware
+    assert headers["Content-Language"] == "en"  # locale middleware
+    assert headers["Content-Length"] == str(len(body))  # common middleware
+    # No sessions, CSRF or frame options: the site's middleware is not run for the API.
+    assert "Set-Cookie" not in headers and "X-Frame-Options" not in headers
+    assert "Cookie" not in headers.get("Vary", "")
+
+
+@pytest.mark.django_db
+def test_api_messages_follow_the_callers_language(in_process_requests):
+    status, _headers, body = serve("/api/v1/eligibility/", HTTP_ACCEPT_LANGUAGE="en")
+    assert status == 401 and b"Authentication credentials were not provided" in body
+    status, _headers, body = serve("/api/v1/eligibility/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert status == 401 and "身份认证信息未提供".encode() in body
+
+
+@pytest.mark.django_db
+def test_the_site_keeps_its_middleware(in_process_requests):
+    status, headers, _body = serve("/admin/login/")
+    assert status == 200
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "csrftoken=" in headers["Set-Cookie"]
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_connection_the_server_closed_is_not_reused():
+    other = connection.copy()  # a second connection, as a worker thread holds one
+    other.ensure_connection()
+    assert other.is_usable()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [other.connection.get_backend_pid()])
+    # Wait for the server's goodbye to reach the socket (no sleep: blocks until it does).
+    select.select([other.connection.fileno()], [], [], 10)
+
+    assert not other.is_usable()
+    other.close()
+    assert not other.is_usable()
+    other.ensure_connection()  # Django then opens a new one
+    assert other.is_usable()
+    other.close()
