@@ -12,7 +12,7 @@ transaction-level advisory lock on the key, which the running attempt holds unti
 runs one writer at a time, so there a retry waits for the first attempt and replays it.
 
 On PostgreSQL a charges request that posts only new lines under a new key does steps 1 and 2
-with its effects in one statement (``billing_charges_post``,
+with its effects in one statement (``billing_charges_post_answer``,
 ``billing.services.charges_post_at_once``); a key held or kept already is left to
 ``idempotency_begin`` on the full path.
 

@@ -329,7 +329,7 @@ def charges_post_at_once(
     render: Callable[[ChargeLine, dt.datetime], dict],
 ) -> str | None:
     """``charges_post`` with the Idempotency-Key's claim and answer, on PostgreSQL, in one
-    round trip (``billing_charges_post``, migration 0018), for the common request: a new key
+    round trip (``billing_charges_post_answer``, migration 0018), for the common request: a new key
     (or none), lines all new, none refused. ``render`` renders a new line as the answer shows
     it; the function adds the visit's running totals and keeps the answer under the key.
 
@@ -344,8 +344,8 @@ def charges_post_at_once(
     rows = [{name: str(value) for name, value in vars(line).items()} for line in lines]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT billing_charges_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, "
-            "%s::json)",
+            "SELECT billing_charges_post_answer(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s::jsonb, %s::json)",
             [
                 institution.pk,
                 key,

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views import defaults
 from django.views.generic import RedirectView
 
-from billing.api.errors import api_not_found
+from billing.api.errors import api_not_found, api_server_error
 from notifications.views import twilio_status
 
 
@@ -26,3 +26,9 @@ def handler404(request, exception):
     if request.path.startswith("/api/"):
         return api_not_found(request, exception)
     return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return api_server_error(request)
+    return defaults.server_error(request)

@@ -142,6 +142,14 @@ def api_not_found(request, exception=None):
     )
 
 
+def api_server_error(request):
+    """A fault of ours outside DRF's handling (Django logged it): JSON, as every API answer."""
+    return JsonResponse(
+        error_body("server_error", _("Something went wrong on our side; it is logged.")),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's parser, but absurdly nested JSON is a 400, not a RecursionError."""
 

@@ -1,10 +1,12 @@
 """The HIS API (``/api/v1/``). Thin: validate, call a service or selector, shape the answer."""
 
 import functools
+import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, connection, transaction
+from django.db import Error as DBError
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -44,6 +46,8 @@ from billing.idempotency import (
     request_fingerprint,
 )
 from creditcare.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 ERRORS = {
     code: OpenApiResponse(ErrorSerializer, description=description)
@@ -267,25 +271,25 @@ def charges_post_at_once(request: HttpRequest, visit_id: int) -> HttpResponse | 
     a charge per line the HIS records. ``None`` for anything else, having written nothing:
     ``ChargesView.post`` then answers it (and words any refusal), as it would have anyway.
     """
-    if request.method != "POST" or connection.vendor != "postgresql":
-        return None
     meta = request.META  # not request.headers, which copies every header to answer one
-    api_key = api_key_of(meta.get("HTTP_AUTHORIZATION", ""))
-    key = meta.get("HTTP_IDEMPOTENCY_KEY")
     if (
-        api_key is None
+        request.method != "POST"
+        or connection.vendor != "postgresql"
+        or meta.get("QUERY_STRING")  # e.g. DRF's ?format=
         or request.content_type != "application/json"
         or request.content_params.get("charset", "utf-8").lower() != "utf-8"
         or meta.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json")
-        or (key is not None and not key_valid(key))
     ):
         return None
-    try:
-        body = request.body
-        lines = charge_lines(json.loads(body.decode(), parse_constant=json.strict_constant))
-    except (RequestDataTooBig, ValueError, RecursionError, ValidationError):
+    key = meta.get("HTTP_IDEMPOTENCY_KEY")
+    if key is not None and not key_valid(key):
         return None
     try:
+        api_key = api_key_of(meta.get("HTTP_AUTHORIZATION", ""))
+        if api_key is None:
+            return None
+        body = request.body
+        lines = charge_lines(json.loads(body.decode(), parse_constant=json.strict_constant))
         answer = services.charges_post_at_once(
             visit_id=visit_id,
             institution=api_key.institution,
@@ -295,12 +299,15 @@ def charges_post_at_once(request: HttpRequest, visit_id: int) -> HttpResponse | 
             fingerprint=key and request_fingerprint(request.method, request.path, body),
             render=shared(ChargeOutput).new_line,
         )
-    except DatabaseError:  # rolled back; the full path tries again, or answers the fault
+    except (RequestDataTooBig, OSError, ValueError, RecursionError, ValidationError):
+        return None  # a body DRF reads or refuses in its own words
+    except DBError:  # rolled back: the full path tries again, or answers the fault
+        logger.warning("charges: the quick path failed; the full path answers", exc_info=True)
         return None
     if answer is None:
         return None
-    # The headers DRF's answer has (Vary: Accept-Language is the locale middleware's).
-    headers = {"Allow": "POST, OPTIONS", "Vary": "Accept"}
+    # The header DRF's answer has (Vary: Accept-Language is the locale middleware's).
+    headers = {"Allow": "POST, OPTIONS"}
     return HttpResponse(answer, status=201, content_type="application/json", headers=headers)
 
 

@@ -1,21 +1,20 @@
-"""PostgreSQL: ``billing_charges_post`` answers the request itself.
+"""PostgreSQL: ``billing_charges_post_answer``, which answers the request itself.
 
-As migration 0016's function, but for a posted request it returns the answer's JSON text
-(the visit's running totals and the request's charges, which Python renders beforehand),
-stored under the Idempotency-Key as well when there is one, so the API sends it as it is.
+As migration 0016's ``billing_charges_post``, but for a posted request it returns the
+answer's JSON text (the visit's running totals and the request's charges, which Python
+renders beforehand), stored under the Idempotency-Key as well when there is one, so the API
+sends it as it is.
 Every other case (a known key, anything a rule of ``charges_post`` might refuse) comes back
-as ``other`` with nothing written, and the transactional path answers it.
-"""
+as NULL with nothing written, and the transactional path answers it.
 
-import importlib
+A new name, and 0016's function left in place, so that servers still running the previous
+code keep working while a deployment rolls through; a later migration drops it.
+"""
 
 from django.db import migrations
 
 FUNCTIONS = """
-DROP FUNCTION IF EXISTS billing_charges_post(bigint, text, text, timestamptz, bigint, bigint,
-    text, text, numeric, integer, jsonb, jsonb);
-
-CREATE FUNCTION billing_charges_post(
+CREATE OR REPLACE FUNCTION billing_charges_post_answer(
     p_institution_id bigint, p_key text, p_request_hash text, p_now timestamptz,
     p_visit_id bigint, p_posted_by_id bigint, p_kind text, p_actor text,
     p_max_total numeric, p_status integer, p_charges jsonb, p_answer_charges json
@@ -111,9 +110,9 @@ END
 $$;
 """
 
-PREVIOUS = """
-DROP FUNCTION IF EXISTS billing_charges_post(bigint, text, text, timestamptz, bigint, bigint,
-    text, text, numeric, integer, jsonb, json);
+DROP = """
+DROP FUNCTION IF EXISTS billing_charges_post_answer(bigint, text, text, timestamptz, bigint,
+    bigint, text, text, numeric, integer, jsonb, json);
 """
 
 
@@ -122,14 +121,12 @@ def create_functions(apps, schema_editor):
         schema_editor.execute(FUNCTIONS, params=None)
 
 
-def restore_previous(apps, schema_editor):
+def drop_functions(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PREVIOUS, params=None)
-        previous = importlib.import_module("billing.migrations.0016_charges_post_at_once")
-        schema_editor.execute(previous.FUNCTIONS, params=None)
+        schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):
     dependencies = [("billing", "0017_fewer_indexes_and_checks_on_hot_tables")]
 
-    operations = [migrations.RunPython(create_functions, restore_previous)]
+    operations = [migrations.RunPython(create_functions, drop_functions)]

@@ -2,15 +2,18 @@
 one statement, no DRF dispatch. Anything else must get exactly the answer the full path
 gives, and the quick answer must read as the full path's would."""
 
+import json
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
 from billing.api.serializers import ChargeOutput, shared
 from billing.models import Charge, CreditEntry, IdempotencyRecord
+from creditcare.urls import handler500
 from tests.billing.test_api import assert_credit_consistent, outpatient
 from tests.conftest import charge_body
 from tests.threads import postgres_only
@@ -137,3 +140,19 @@ def test_a_retry_of_a_line_posted_before_is_answered_by_the_full_path(his, card)
     assert again.json()["charges"] == first.json()["charges"]
     assert (other.status_code, other.json()["code"]) == (409, "his_line_id_conflict")
     assert outpatient(card).used == Decimal("20.00")
+
+
+@postgres_only
+def test_a_query_string_leaves_the_request_to_drf(his, card):
+    visit = his.open_visit(card)
+    response = his.post(f"visits/{visit['id']}/charges/?format=xml", charge_body("L1"))
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert not Charge.objects.exists()
+
+
+def test_a_fault_of_ours_in_the_api_is_answered_in_json(client, settings):
+
+    response = handler500(RequestFactory().post("/api/v1/visits/1/charges/"))
+    assert response.status_code == 500
+    assert json.loads(response.content)["code"] == "server_error"
