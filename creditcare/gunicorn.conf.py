@@ -20,6 +20,8 @@ timeout = 30
 graceful_timeout = 20
 max_requests = 100_000  # recycle workers now and then (a new one costs ~1 s of CPU to start)
 max_requests_jitter = 10_000
+# The workers' heartbeat file, touched on every loop: in memory where the system has it.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG")  # e.g. "-" for stdout; off by default
 
 
