@@ -5,6 +5,7 @@ from django.views import defaults
 from django.views.generic import RedirectView
 
 from billing.api.errors import api_not_found, api_server_error
+from creditcare.handlers import API_PREFIX
 from notifications.views import twilio_status
 
 
@@ -23,12 +24,12 @@ urlpatterns = [
 
 
 def handler404(request, exception):
-    if request.path.startswith("/api/"):
+    if request.path.startswith(API_PREFIX):
         return api_not_found(request, exception)
     return defaults.page_not_found(request, exception)
 
 
 def handler500(request):
-    if request.path.startswith("/api/"):
+    if request.path.startswith(API_PREFIX):
         return api_server_error(request)
     return defaults.server_error(request)

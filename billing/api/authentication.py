@@ -10,12 +10,16 @@ from accounts.selectors import api_key_authenticate
 KEYWORD = "Api-Key"
 
 
+def key_in(header: str) -> str | None:
+    """The key of an ``Authorization: Api-Key <key>`` header's value; ``None`` if malformed."""
+    scheme, _sep, key = header.partition(" ")
+    return key.strip() if scheme == KEYWORD and key.strip() else None
+
+
 def api_key_of(header: str) -> InstitutionApiKey | None:
     """The live API key an ``Authorization`` header's value names, or ``None``."""
-    scheme, _sep, key = header.partition(" ")
-    if scheme != KEYWORD or not key.strip():
-        return None
-    return api_key_authenticate(key=key.strip())
+    key = key_in(header)
+    return api_key_authenticate(key=key) if key else None
 
 
 @dataclass(frozen=True)
@@ -36,13 +40,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
-        api_key = api_key_of(header)
+        key = key_in(header)
+        if key is None:
+            raise exceptions.AuthenticationFailed(
+                _("Send the key as 'Authorization: Api-Key <key>'.")
+            )
+        api_key = api_key_authenticate(key=key)
         if api_key is None:
-            scheme, _sep, key = header.partition(" ")
-            if scheme != self.keyword or not key.strip():
-                raise exceptions.AuthenticationFailed(
-                    _("Send the key as 'Authorization: Api-Key <key>'.")
-                )
             raise exceptions.AuthenticationFailed(_("This API key is unknown or revoked."))
         return HisClient(institution=api_key.institution, api_key=api_key), api_key
 

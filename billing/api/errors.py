@@ -125,14 +125,15 @@ def error_response(exc: Exception) -> Response | None:
     return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
 
 
+def server_error_body() -> dict:
+    return error_body("server_error", _("Something went wrong on our side; it is logged."))
+
+
 def exception_handler(exc, context):
     response = error_response(exc)
     if response is None:
         logger.exception("unexpected error in %s", context.get("view"), exc_info=exc)
-        response = Response(
-            error_body("server_error", _("Something went wrong on our side; it is logged.")),
-            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        )
+        response = Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return response
 
 
@@ -144,10 +145,7 @@ def api_not_found(request, exception=None):
 
 def api_server_error(request):
     """A fault of ours outside DRF's handling (Django logged it): JSON, as every API answer."""
-    return JsonResponse(
-        error_body("server_error", _("Something went wrong on our side; it is logged.")),
-        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-    )
+    return JsonResponse(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 class JSONParser(parsers.JSONParser):

@@ -187,7 +187,7 @@ class ChargeOutput(serializers.ModelSerializer):
     def to_representation(self, charge) -> dict:
         # Written out rather than DRF's loop over the fields: every charge posted is rendered
         # here. The fields still format the values; test_api holds it to DRF's own rendering.
-        fields, void = self.fields, self._void(charge)
+        fields = self.fields
         return {
             "his_line_id": charge.his_line_id,
             "item_code": charge.item_code,
@@ -201,7 +201,7 @@ class ChargeOutput(serializers.ModelSerializer):
             ),
             "status": self.get_status(charge),
             "posted_at": fields["posted_at"].to_representation(charge.created_at),
-            "void_reason": void.reason if void else None,
+            "void_reason": self.get_void_reason(charge),
             "voided_at": self.get_voided_at(charge),
         }
 
