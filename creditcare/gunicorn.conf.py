@@ -2,9 +2,10 @@
 
 One process per core, each with threads: a request is mostly Python (one process can run
 one thread of it at a time) with short waits on PostgreSQL, which the threads fill, and
-threads give the HIS clients HTTP keep-alive. More processes than cores only made them
-take turns: on 2 cores 2x8 served about 15% more charges than 5x4, at a lower p99 (README,
-Speed). Tune with GUNICORN_WORKERS / GUNICORN_THREADS.
+threads give the HIS clients HTTP keep-alive (creditcare/workers.py: a thread serves a
+kept-alive connection's requests in a row while there is a thread per connection). More
+processes than cores only made them take turns: on 2 cores 2x8 served about 15% more
+charges than 5x4, at a lower p99 (README, Speed). Tune with GUNICORN_WORKERS / GUNICORN_THREADS.
 """
 
 import multiprocessing
@@ -13,7 +14,7 @@ import os
 wsgi_app = "creditcare.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-worker_class = "gthread"
+worker_class = "creditcare.workers.KeepAliveThreadWorker"  # gthread, lighter on keep-alive
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
 keepalive = 30
 timeout = 30

@@ -2,20 +2,32 @@
 own middleware) and the PostgreSQL backend's health check."""
 
 import io
+import json
 import select
 
 import pytest
 from django.db import connection
 from django.test import RequestFactory
 
+from billing.models import Charge
 from creditcare.wsgi import application
+from tests.conftest import charge_body
 from tests.threads import postgres_only
 
 
-def serve(path: str, **headers) -> tuple[int, dict, bytes]:
-    """One request through ``creditcare.wsgi.application``, as gunicorn makes it."""
-    environ = RequestFactory().get(path, **headers).environ
-    environ["wsgi.input"] = io.BytesIO(b"")
+def serve(path: str, body: dict | None = None, **headers) -> tuple[int, dict, bytes]:
+    """One request (a GET, or a POST of ``body`` in JSON) through
+    ``creditcare.wsgi.application``, as gunicorn makes it."""
+    if body is None:
+        environ, data = RequestFactory().get(path, **headers).environ, b""
+    else:
+        data = json.dumps(body).encode()
+        environ = (
+            RequestFactory()
+            .generic("POST", path, data, content_type="application/json", **headers)
+            .environ
+        )
+    environ["wsgi.input"] = io.BytesIO(data)
     answer = {}
 
     def start_response(status, response_headers, exc_info=None):
@@ -40,6 +52,25 @@ def test_the_api_is_served_through_its_own_middleware(his, card, in_process_requ
     # No sessions, CSRF or frame options: the site's middleware is not run for the API.
     assert "Set-Cookie" not in headers and "X-Frame-Options" not in headers
     assert "Cookie" not in headers.get("Vary", "")
+
+
+def test_a_charge_answered_before_the_middleware_has_their_headers(his, card, in_process_requests):
+    key = {"HTTP_AUTHORIZATION": f"Api-Key {his.key}"}
+    # (Not his.open_visit: Django's test client would connect close_old_connections again.)
+    _status, _headers, visit = serve(
+        "/api/v1/visits/", {"citizen_card": card, "kind": "outpatient", "his_visit_id": "V1"}, **key
+    )
+    status, headers, body = serve(
+        f"/api/v1/visits/{json.loads(visit)['id']}/charges/", charge_body("L1", "10.00"), **key
+    )
+
+    assert status == 201 and json.loads(body)["visit"]["held"] == "10.00"
+    assert Charge.objects.get().amount == 10
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Length"] == str(len(body))
+    assert "Set-Cookie" not in headers and "X-Frame-Options" not in headers
+    # Answered at once on PostgreSQL (without the locale middleware's header: it has no words).
+    assert ("Content-Language" not in headers) == (connection.vendor == "postgresql")
 
 
 @pytest.mark.django_db

@@ -253,23 +253,19 @@ class ChargesView(HisApiView):
 
     @classmethod
     def as_view(cls, **initkwargs):
-        """DRF's view, but the common request is answered before DRF's dispatch: see
-        ``charges_post_at_once``."""
-        drf_view = super().as_view(**initkwargs)
-
-        @functools.wraps(drf_view)  # keeps csrf_exempt, and .cls for the schema
-        def view(request: HttpRequest, visit_id: int) -> HttpResponse:
-            response = charges_post_at_once(request, visit_id)
-            return drf_view(request, visit_id=visit_id) if response is None else response
-
+        """DRF's view; the API's handler first asks ``charges_post_at_once`` to answer the
+        common request, before any middleware (``creditcare.handlers.ApiMiddleware``)."""
+        view = super().as_view(**initkwargs)
+        view.answer_at_once = charges_post_at_once
         return view
 
 
 def charges_post_at_once(request: HttpRequest, visit_id: int) -> HttpResponse | None:
     """The common charges request (JSON from a valid key, lines all new, none refused) on
-    PostgreSQL, in one round trip and without DRF's dispatch: the hottest path of the API,
-    a charge per line the HIS records. ``None`` for anything else, having written nothing:
-    ``ChargesView.post`` then answers it (and words any refusal), as it would have anyway.
+    PostgreSQL, in one round trip and without the middleware or DRF's dispatch: the hottest
+    path of the API, a charge per line the HIS records. ``None`` for anything else, having
+    written nothing: ``ChargesView.post`` then answers it (and words any refusal), as it
+    would have anyway.
     """
     meta = request.META  # not request.headers, which copies every header to answer one
     if (

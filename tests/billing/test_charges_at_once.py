@@ -53,6 +53,12 @@ def test_the_quick_and_the_full_path_answer_alike(his, card, django_assert_num_q
     assert len(full_queries) > 1  # it did take the full path
     assert (quick.status_code, full.status_code) == (201, 201)
     assert quick["Content-Type"] == full["Content-Type"] == "application/json"
+    # Answered before the middleware, it still has their headers, but for the language of
+    # its words: it has none.
+    assert set(full.headers) - set(quick.headers) == {"Content-Language", "Vary"}
+    for header in ("X-Content-Type-Options", "Referrer-Policy", "Allow"):
+        assert quick[header] == full[header]
+    assert quick["Content-Length"] == str(len(quick.content))
     quick_body, full_body = quick.json(), full.json()
     assert quick_body["visit"] == {
         **visit_summary(full_body),
