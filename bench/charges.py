@@ -6,8 +6,9 @@ Run by hand (never in `make test`), from the repository root:
 
 It creates (or reuses) the databases `creditcare_bench` and `pgbench_creditcare` on the
 PostgreSQL of BENCH_PG (default postgres://postgres@127.0.0.1:5432), migrates, seeds
-patients, starts gunicorn with the production configuration (creditcare/gunicorn.conf.py),
-then for each client count posts charges from a second process (this one) for a fixed time:
+patients, vacuums and analyses both databases, starts gunicorn with the production
+configuration (creditcare/gunicorn.conf.py), then for each client count posts charges from a
+second process (this one) for a fixed time:
 every request a new charge with a unique Idempotency-Key, API key authentication on. Before
 the clock starts it opens one new outpatient visit per seeded patient through the API and
 deals them out among the clients; each client then posts to its own visits in turn (about
@@ -245,6 +246,11 @@ def main() -> None:
     )
     if ensure_database(PGBENCH_DB):
         run("pgbench", "-i", "-q", "-s", "10", f"{PG}/{PGBENCH_DB}", capture=True)
+    # Fresh statistics and visibility maps on both sides, as autovacuum keeps them where it
+    # runs (this machine's PostgreSQL has it off; the tables grow with every run) and as
+    # pgbench's own initialisation leaves its tables.
+    for database in (APP_DB, PGBENCH_DB):
+        run("psql", f"{PG}/{database}", "-qc", "VACUUM ANALYZE")
 
     server = start_server(env)
     try:
