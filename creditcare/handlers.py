@@ -1,10 +1,9 @@
 """The HIS API (``/api/``) is served through a shorter middleware stack than the site, and
-its hottest request (a charge) is answered before any middleware when it can be."""
+its hottest request (a charge) is answered before the last of those middleware."""
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
-from django.middleware.security import SecurityMiddleware
 from django.test.utils import override_settings
 from django.urls import Resolver404, resolve
 
@@ -12,8 +11,7 @@ API_PREFIX = "/api/"
 
 
 class ApiMiddleware:
-    """Mixed into a Django handler: its middleware is ``settings.API_MIDDLEWARE``, and a POST
-    whose view can answer at once (it has an ``answer_at_once``) is answered that way first.
+    """Mixed into a Django handler: its middleware is ``settings.API_MIDDLEWARE``.
 
     The API answers machines with keys: it has no sessions, staff sign-in, CSRF (DRF's
     views are exempt), messages or page history, and on the charges path those middleware
@@ -25,33 +23,34 @@ class ApiMiddleware:
         # is process-wide while it lasts.
         with override_settings(MIDDLEWARE=settings.API_MIDDLEWARE):
             super().load_middleware(is_async)
-        self.security = SecurityMiddleware(self._get_response)
 
-    def get_response(self, request: HttpRequest) -> HttpResponse:
-        response = self.answer_at_once(request)
-        return super().get_response(request) if response is None else response
 
-    def answer_at_once(self, request: HttpRequest) -> HttpResponse | None:
-        """The view's ``answer_at_once(request, **kwargs)``, if it has one and answers: an
-        answer that needs nothing of the middleware but their headers. The middleware's
-        Python costs a charge a quarter of its time; ``None`` (the view's own path, through
-        them all) for any request it leaves, having written nothing."""
-        if request.method != "POST":
-            return None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return None
-        answer = getattr(match.func, "answer_at_once", None)
-        response = answer and answer(request, *match.args, **match.kwargs)
-        if response is None:
-            return None
-        # What the middleware would add: the security headers and (CommonMiddleware) the
-        # length. No Content-Language (LocaleMiddleware): such an answer has no words.
-        self.security.process_response(request, response)
-        response.headers["Content-Length"] = str(len(response.content))
-        response._resource_closers.append(request.close)  # as BaseHandler.get_response does
-        return response
+class AnswerAtOnceMiddleware:
+    """A POST whose view has an ``answer_at_once(request, **kwargs)`` is answered by it if
+    it can, without the middleware after this one or the view's own dispatch (DRF's); the
+    middleware before this one check the request and add their headers as for any answer.
+
+    ``answer_at_once`` returns ``None``, having written nothing, for a request it leaves to
+    the view. In the API's stack only the locale middleware comes after (it cost the charges
+    request a tenth of its time), so such an answer must have no words: the request's
+    language is not activated.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                pass
+            else:
+                answer = getattr(match.func, "answer_at_once", None)
+                response = answer and answer(request, *match.args, **match.kwargs)
+                if response is not None:
+                    return response
+        return self.get_response(request)
 
 
 class ApiHandler(ApiMiddleware, WSGIHandler):

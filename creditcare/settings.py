@@ -74,12 +74,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
-# The HIS API's (creditcare.handlers): security headers, messages in the caller's language,
-# Content-Length (and the slash redirects) as on the site.
+# The HIS API's (creditcare.handlers): security headers, the host check, Content-Length
+# (and the slash redirects) as on the site, then the charges request answered at once, then
+# messages in the caller's language (no i18n URL prefixes here for CommonMiddleware to wait
+# on).
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "creditcare.handlers.AnswerAtOnceMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
 ]
 
 ROOT_URLCONF = "creditcare.urls"

@@ -54,14 +54,23 @@ def test_the_api_is_served_through_its_own_middleware(his, card, in_process_requ
     assert "Cookie" not in headers.get("Vary", "")
 
 
-def test_a_charge_answered_before_the_middleware_has_their_headers(his, card, in_process_requests):
-    key = {"HTTP_AUTHORIZATION": f"Api-Key {his.key}"}
-    # (Not his.open_visit: Django's test client would connect close_old_connections again.)
-    _status, _headers, visit = serve(
-        "/api/v1/visits/", {"citizen_card": card, "kind": "outpatient", "his_visit_id": "V1"}, **key
+def open_visit(his, card: str) -> int:
+    """A visit opened through the application (not ``his.open_visit``: Django's test client
+    would connect ``close_old_connections`` again)."""
+    status, _headers, body = serve(
+        "/api/v1/visits/",
+        {"citizen_card": card, "kind": "outpatient", "his_visit_id": "V1"},
+        HTTP_AUTHORIZATION=f"Api-Key {his.key}",
     )
+    assert status == 201
+    return json.loads(body)["id"]
+
+
+def test_a_charge_answered_before_the_middleware_has_their_headers(his, card, in_process_requests):
     status, headers, body = serve(
-        f"/api/v1/visits/{json.loads(visit)['id']}/charges/", charge_body("L1", "10.00"), **key
+        f"/api/v1/visits/{open_visit(his, card)}/charges/",
+        charge_body("L1", "10.00"),
+        HTTP_AUTHORIZATION=f"Api-Key {his.key}",
     )
 
     assert status == 201 and json.loads(body)["visit"]["held"] == "10.00"
@@ -71,6 +80,18 @@ def test_a_charge_answered_before_the_middleware_has_their_headers(his, card, in
     assert "Set-Cookie" not in headers and "X-Frame-Options" not in headers
     # Answered at once on PostgreSQL (without the locale middleware's header: it has no words).
     assert ("Content-Language" not in headers) == (connection.vendor == "postgresql")
+
+
+def test_a_charge_from_a_host_not_allowed_is_refused_first(his, card, in_process_requests):
+    status, _headers, _body = serve(
+        f"/api/v1/visits/{open_visit(his, card)}/charges/",
+        charge_body("L1", "10.00"),
+        HTTP_AUTHORIZATION=f"Api-Key {his.key}",
+        HTTP_HOST="evil.example",
+    )
+
+    assert status == 400  # CommonMiddleware's check, before the answer at once
+    assert not Charge.objects.exists()
 
 
 @pytest.mark.django_db

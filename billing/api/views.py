@@ -253,24 +253,23 @@ class ChargesView(HisApiView):
 
     @classmethod
     def as_view(cls, **initkwargs):
-        """DRF's view; the API's handler first asks ``charges_post_at_once`` to answer the
-        common request, before any middleware (``creditcare.handlers.ApiMiddleware``)."""
+        """DRF's view; the API's middleware first asks ``charges_post_at_once`` to answer
+        the common request (``creditcare.handlers.AnswerAtOnceMiddleware``)."""
         view = super().as_view(**initkwargs)
         view.answer_at_once = charges_post_at_once
         return view
 
 
 def charges_post_at_once(request: HttpRequest, visit_id: int) -> HttpResponse | None:
-    """The common charges request (JSON from a valid key, lines all new, none refused) on
-    PostgreSQL, in one round trip and without the middleware or DRF's dispatch: the hottest
-    path of the API, a charge per line the HIS records. ``None`` for anything else, having
-    written nothing: ``ChargesView.post`` then answers it (and words any refusal), as it
-    would have anyway.
+    """The common charges POST (JSON from a valid key, lines all new, none refused) on
+    PostgreSQL, in one round trip and without the locale middleware or DRF's dispatch: the
+    hottest path of the API, a charge per line the HIS records. ``None`` for anything else,
+    having written nothing: ``ChargesView.post`` then answers it (and words any refusal), as
+    it would have anyway.
     """
     meta = request.META  # not request.headers, which copies every header to answer one
     if (
-        request.method != "POST"
-        or connection.vendor != "postgresql"
+        connection.vendor != "postgresql"
         or meta.get("QUERY_STRING")  # e.g. DRF's ?format=
         or request.content_type != "application/json"
         or request.content_params.get("charset", "utf-8").lower() != "utf-8"
