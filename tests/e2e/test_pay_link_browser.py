@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -176,3 +177,6 @@ def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
         assert invoice in page.inner_text("[data-bill=paid]")
         assert page.inner_text("[data-available=outpatient]") == "¥300.00"
         browser.close()
+        # The reads above ran in Playwright's greenlet, which has a database connection of
+        # its own: closed here, or it outlives the test and keeps the test database in use.
+        connections.close_all()
