@@ -8,11 +8,11 @@ It creates (or reuses) the databases `creditcare_bench` and `pgbench_creditcare`
 PostgreSQL of BENCH_PG (default postgres://postgres@127.0.0.1:5432), migrates, seeds
 patients, vacuums and analyses both databases, starts gunicorn with the production
 configuration (creditcare/gunicorn.conf.py), then for each client count posts charges from a
-second process (this one) for a fixed time:
-every request a new charge with a unique Idempotency-Key, API key authentication on. Before
-the clock starts it opens one new outpatient visit per seeded patient through the API and
-deals them out among the clients; each client then posts to its own visits in turn (about
-40 lines a visit at 1,000 charges/s), so what is timed is charges only, as the name says.
+second process (this one) for a fixed time: every request a new charge with a unique
+Idempotency-Key, API key authentication on. Before the clock starts it opens one new
+outpatient visit per seeded patient through the API and deals them out among the clients;
+each client then posts to its own visits in turn (about 40 lines a visit at 1,000
+charges/s), so what is timed is charges only, as the name says.
 In the same run it runs pgbench's built-in tpcb-like at the same client count (-j 2, same
 duration), the two taking turns in slices (--slices, 5 of 2 s by default) so that the
 machine's ups and downs fall on both. The last line is
@@ -121,6 +121,11 @@ class Client(threading.Thread):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b""
 
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
     def receive(self) -> bytes:
         data = self.sock.recv(65536)
         if not data:
@@ -139,8 +144,7 @@ class Client(threading.Thread):
             rest += self.receive()
         self.buffer = rest[length:]
         if CONNECTION_CLOSE.search(head):
-            self.sock.close()
-            self.sock = None
+            self.close()
         return int(head[9:12]), rest[:length]
 
     def post(self, path: str, body: bytes) -> tuple[int, bytes]:
@@ -168,8 +172,7 @@ class Client(threading.Thread):
             else:
                 errors += 1
             n += 1
-        if self.sock is not None:
-            self.sock.close()
+        self.close()
         self.results.append((latencies, errors))
 
 
@@ -183,6 +186,7 @@ def open_visits(key: str, cards: list[str], clients: int) -> list[list[int]]:
         if status != 201:
             raise SystemExit(f"could not open a visit: {status} {answer.decode()}")
         visits.append(json.loads(answer)["id"])
+    opener.close()  # idle, it would count against a worker's threads (creditcare/workers.py)
     return [visits[i::clients] for i in range(clients)]
 
 

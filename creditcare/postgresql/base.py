@@ -21,9 +21,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         there (that, or a notice) ask the server as Django does.
         """
         try:
-            socket = select.poll()  # not select.select, which fails on descriptors >= 1024
-            socket.register(self.connection.fileno(), select.POLLIN)
-            readable = socket.poll(0)
+            poll = select.poll()  # not select.select, which fails on descriptors >= 1024
+            poll.register(self.connection.fileno(), select.POLLIN)
+            readable = poll.poll(0)
         except (OSError, ValueError, AttributeError, psycopg2.InterfaceError):
             return False  # no connection, or closed on our side
         return not readable or super().is_usable()
