@@ -1,6 +1,8 @@
 """The HIS API (``/api/``) is served through a shorter middleware stack than the site, and
 its hottest request (a charge) is answered before the last of those middleware."""
 
+import threading
+
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
@@ -8,6 +10,11 @@ from django.test.utils import override_settings
 from django.urls import Resolver404, resolve
 
 API_PREFIX = "/api/"
+
+# override_settings swaps the settings of the whole process and puts back what it found:
+# two overrides interleaved by threads would put back the other's, and the site would keep
+# the API's middleware. One at a time, then.
+_loading_api_middleware = threading.Lock()
 
 
 class ApiMiddleware:
@@ -21,7 +28,7 @@ class ApiMiddleware:
     def load_middleware(self, is_async: bool = False) -> None:
         # Django's loader reads settings.MIDDLEWARE. Load once, before serving: the override
         # is process-wide while it lasts.
-        with override_settings(MIDDLEWARE=settings.API_MIDDLEWARE):
+        with _loading_api_middleware, override_settings(MIDDLEWARE=settings.API_MIDDLEWARE):
             super().load_middleware(is_async)
 
 

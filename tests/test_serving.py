@@ -4,12 +4,16 @@ own middleware) and the PostgreSQL backend's health check."""
 import io
 import json
 import select
+import sys
+import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import RequestFactory
 
 from billing.models import Charge
+from creditcare.handlers import ApiHandler
 from creditcare.wsgi import application
 from tests.conftest import charge_body
 from tests.threads import postgres_only
@@ -108,6 +112,24 @@ def test_the_site_keeps_its_middleware(in_process_requests):
     assert status == 200
     assert headers["X-Frame-Options"] == "DENY"
     assert "csrftoken=" in headers["Set-Cookie"]
+
+
+def test_api_handlers_made_in_threads_at_once_leave_the_sites_middleware():
+    """As the HIS clients of a concurrency test are: a leak here once gave the live server of
+    a later browser test the API's middleware (no sessions)."""
+    site_middleware = list(settings.MIDDLEWARE)
+    switch_every = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes: they interleave
+    try:
+        threads = [threading.Thread(target=ApiHandler) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch_every)
+
+    assert list(settings.MIDDLEWARE) == site_middleware
 
 
 @postgres_only
