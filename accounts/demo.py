@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -46,6 +47,8 @@ PATIENTS = [
 ]
 REGION_CODE = "330183"
 
+OverdueBill = Callable[..., None]
+
 
 @dataclass
 class DemoSummary:
@@ -84,7 +87,9 @@ def demo_api_key(institution: Institution) -> str:
     return key
 
 
-def _patient(row: tuple, institution: Institution, clerk: User) -> Patient:
+def _patient(
+    row: tuple, institution: Institution, clerk: User, overdue_bill: OverdueBill
+) -> Patient:
     card, name, birth, sequence, phone, status = row
     existing = Patient.objects.filter(citizen_card=card).first()
     if existing:
@@ -103,10 +108,8 @@ def _patient(row: tuple, institution: Institution, clerk: User) -> Patient:
         return patient
     agreement = services.patient_enrol(details=details, institution=institution, actor=clerk)
     if status == AgreementStatus.SUSPENDED:
-        from billing.demo import seed_overdue_bill  # billing builds on accounts
-
         # Suspended the real way: a bill three weeks overdue (a collection case too).
-        seed_overdue_bill(patient=agreement.patient, institution=institution)
+        overdue_bill(patient=agreement.patient, institution=institution)
     if status == AgreementStatus.TERMINATED:
         services.agreement_suspend(
             agreement=agreement, actor=clerk, reason="Demo: bill overdue since last month"
@@ -118,8 +121,11 @@ def _patient(row: tuple, institution: Institution, clerk: User) -> Patient:
     return agreement.patient
 
 
-def seed_demo() -> DemoSummary:
-    """Create the demo; running it again finds what exists and changes nothing."""
+def seed_demo(*, overdue_bill: OverdueBill) -> DemoSummary:
+    """Create the demo; running it again finds what exists and changes nothing.
+
+    ``overdue_bill(patient=, institution=)`` leaves a patient a bill overdue long enough to
+    suspend their agreement: billing's to make (``billing.demo.seed_overdue_bill``)."""
     with transaction.atomic():
         institutions = [
             Institution.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})[0]
@@ -128,7 +134,7 @@ def seed_demo() -> DemoSummary:
         home = institutions[0]
         staff = [_staff_user(u, p, role, home) for u, p, role in STAFF]
         clerk = staff[0]
-        patients = [_patient(row, home, clerk) for row in PATIENTS]
+        patients = [_patient(row, home, clerk, overdue_bill) for row in PATIENTS]
         api_keys = {i.code: demo_api_key(i) for i in institutions}
     for patient in patients:
         patient.refresh_from_db()

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import CreditScore, InstitutionApiKey, Patient
-from accounts.policy import RepaymentRecord
 
 
 def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
@@ -32,13 +31,6 @@ def credit_score_latest(*, citizen_card: str, source: str | None = None) -> Cred
     if source:
         scores = scores.filter(source=source)
     return scores.order_by("-created_at", "-pk").first()
-
-
-def repayment_record(*, patient: Patient) -> RepaymentRecord:
-    """The patient's repayment record for the credit policy, read from their bills."""
-    from billing.selectors import bills_repayment_record  # billing builds on accounts
-
-    return bills_repayment_record(patient_id=patient.pk)
 
 
 # prefix -> (expires at, key). Spares each API request a query; a revoked key stops working

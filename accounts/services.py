@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
+from accounts.locks import agreement_lock, credit_line_lock, credit_lines_lock
 from accounts.models import (
     AgreementEvent,
     AgreementStatus,
@@ -33,9 +34,9 @@ from accounts.models import (
     SigningChannel,
     User,
 )
-from accounts.policy import decide_limits, online_signing_allowed
+from accounts.policy import RepaymentRecord, decide_limits, online_signing_allowed
 from accounts.scoring import fetch_score
-from accounts.selectors import api_key_forget, credit_score_latest, repayment_record
+from accounts.selectors import api_key_forget
 from creditcare.errors import DomainError
 from creditcare.money import quantize
 
@@ -155,8 +156,7 @@ def _agreement_sign(
     actor: User | None,
     score: int | None,
 ) -> CreditAgreement:
-    # The shared lock order: the patient's credit lines (if any yet), then the agreement.
-    list(CreditLine.objects.select_for_update().filter(patient=patient).order_by("pk"))
+    credit_lines_lock(patient_id=patient.pk)  # if any yet
     policy = CreditPolicy.current().params()
     if channel == SigningChannel.ONLINE and not online_signing_allowed(
         policy, resident=patient.resident_of_region, score=score
@@ -171,7 +171,7 @@ def _agreement_sign(
             {"score_floor": policy.score_floor, "score": score},
         )
     agreement_open(patient=patient, institution=institution, channel=channel)
-    agreement = CreditAgreement.objects.select_for_update().get(patient=patient)
+    agreement = agreement_lock(patient_id=patient.pk)
     if agreement.status != AgreementStatus.PENDING:
         raise DomainError(
             "agreement_already_signed",
@@ -196,7 +196,8 @@ def _agreement_sign(
     )
     for pool in CreditPool.values:
         CreditLine.objects.get_or_create(patient=patient, pool=pool, defaults={"limit": 0})
-    credit_limits_apply_policy(patient=patient, score=score, actor=actor)
+    # Someone signing has no bills yet: an empty repayment record.
+    credit_limits_apply_policy(patient=patient, record=RepaymentRecord(), score=score, actor=actor)
     return agreement
 
 
@@ -219,13 +220,8 @@ def _agreement_transition(
     if not reason:
         raise DomainError("reason_required", _("Please give a reason."))
     with transaction.atomic():
-        # Credit lines first (the shared lock order), so no charge lands while we decide.
-        list(
-            CreditLine.objects.select_for_update()
-            .filter(patient_id=agreement.patient_id)
-            .order_by("pk")
-        )
-        agreement = CreditAgreement.objects.select_for_update().get(pk=agreement.pk)
+        # Credit lines first, so no charge lands while we decide.
+        agreement = agreement_lock(patient_id=agreement.patient_id)
         method = getattr(agreement, name)
         if not can_proceed(method, check_conditions=False):
             raise DomainError(
@@ -299,7 +295,7 @@ def credit_limit_change(
             {"new_limit": str(new_limit)},
         )
     with transaction.atomic():
-        line = CreditLine.objects.select_for_update().get(pk=credit_line.pk)
+        line = credit_line_lock(pk=credit_line.pk)
         if line.limit == new_limit:
             return None
         change = CreditLimitChange.objects.create(
@@ -317,21 +313,24 @@ def credit_limit_change(
 
 
 def credit_limits_apply_policy(
-    *, patient: Patient, score: int | None, actor: User | None = None
+    *,
+    patient: Patient,
+    record: RepaymentRecord,
+    score: int | None,
+    actor: User | None = None,
 ) -> list[CreditLimitChange]:
-    """Set both lines to what the credit policy decides for the patient's record and score.
+    """Set both lines to what the credit policy decides for the patient's repayment record
+    (billing's to tell) and score.
 
     A line whose latest change was a staff decision keeps it: staff overrides stand until
     staff change them again.
     """
-    decision = decide_limits(
-        CreditPolicy.current().params(), repayment_record(patient=patient), score
-    )
+    decision = decide_limits(CreditPolicy.current().params(), record, score)
     source = LimitChangeSource.SCORE if decision.score_applied else LimitChangeSource.POLICY
     changes = []
     with transaction.atomic():
         # Locked before the staff-override check, so an officer's change made meanwhile wins.
-        lines = CreditLine.objects.select_for_update().filter(patient=patient).order_by("pk")
+        lines = credit_lines_lock(patient_id=patient.pk)
         for line in lines:
             latest = line.limit_changes.order_by("-created_at", "-pk").first()
             if latest and latest.source == LimitChangeSource.STAFF:
@@ -346,12 +345,6 @@ def credit_limits_apply_policy(
             if change:
                 changes.append(change)
     return changes
-
-
-def credit_limits_recompute(*, patient: Patient) -> list[CreditLimitChange]:
-    """The nightly recomputation: the policy applied to the latest score on record."""
-    latest = credit_score_latest(citizen_card=patient.citizen_card)
-    return credit_limits_apply_policy(patient=patient, score=latest.score if latest else None)
 
 
 def api_key_create(

@@ -18,7 +18,8 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import CreditLine, User
+from accounts.models import User
+from billing import locks
 from billing.models import (
     BILL_OWED,
     Bill,
@@ -156,11 +157,7 @@ def case_review(*, patient_id: int, now: dt.datetime | None = None) -> str | Non
     promises that what was paid has met."""
     now = now or timezone.now()
     with transaction.atomic():
-        case = (
-            CollectionCase.objects.select_for_update()
-            .filter(patient_id=patient_id, status=CaseStatus.OPEN)
-            .first()
-        )
+        case = locks.open_case_lock(patient_id=patient_id)
         if case is None:
             return None
         case_refresh(case, now=now)
@@ -189,7 +186,7 @@ def promises_resolve(*, now: dt.datetime) -> int:
     pending = PromiseToPay.objects.filter(status=PromiseStatus.PENDING, promised_date__lt=today)
     for promise in pending.select_related("case").order_by("pk"):
         with transaction.atomic():
-            case = CollectionCase.objects.select_for_update().get(pk=promise.case_id)
+            case = locks.collection_case_lock(case_id=promise.case_id)
             promise = PromiseToPay.objects.select_for_update().get(pk=promise.pk)
             if promise.status != PromiseStatus.PENDING:
                 continue
@@ -231,7 +228,7 @@ def _acted(case: CollectionCase) -> None:
 
 
 def _open_case(case: CollectionCase) -> CollectionCase:
-    case = CollectionCase.objects.select_for_update().get(pk=case.pk)
+    case = locks.collection_case_lock(case_id=case.pk)
     if case.status != CaseStatus.OPEN:
         raise DomainError("case_closed", _("This case is closed."))
     return case
@@ -335,9 +332,8 @@ def case_plan(
     China time), each with its own link; their reminders replace the bill's."""
     instalments = [(day, quantize(amount)) for day, amount in instalments]
     with transaction.atomic():
+        _line, bill = locks.bill_lock(bill_id=bill.pk)  # money rows before the case
         case = _open_case(case)
-        list(CreditLine.objects.select_for_update().filter(pk=bill.credit_line_id))
-        bill = Bill.objects.select_for_update().get(pk=bill.pk)
         if bill.patient_id != case.patient_id or not bill.is_owed:
             raise DomainError("plan_bill", _("Choose an unpaid bill of this patient."))
         if PaymentPlan.objects.filter(bill=bill).exists():
@@ -404,8 +400,7 @@ def bill_write_off(*, bill: Bill, actor: User, reason: str) -> Bill:
     if not reason:
         raise DomainError("reason_required", _("Please give a reason."))
     with transaction.atomic():
-        line = CreditLine.objects.select_for_update().get(pk=bill.credit_line_id)
-        bill = Bill.objects.select_for_update().get(pk=bill.pk)
+        line, bill = locks.bill_lock(bill_id=bill.pk)
         if bill.status not in BILL_OWED or bill.due_at > timezone.now():
             raise DomainError("not_overdue", _("Only an overdue bill can be written off."))
         amount = bill.amount_due

@@ -6,15 +6,9 @@
    a retry then runs afresh).
 3. A retry with the same key and body gets the stored answer; with another body, 422.
 
-A retry while the first attempt is still running gets 409: on PostgreSQL the claim takes a
+A retry while the first attempt is still running gets 409: the claim takes a
 transaction-level advisory lock on the key, which the running attempt holds until it ends
-(nothing has to be committed first, which would cost the request a second commit). SQLite
-runs one writer at a time, so there a retry waits for the first attempt and replays it.
-
-On PostgreSQL a charges request that posts only new lines under a new key does steps 1 and 2
-with its effects in one statement (``billing_charges_post_answer``,
-``billing.services.charges_post_at_once``); a key held or kept already is left to
-``idempotency_begin`` on the full path.
+(nothing has to be committed first, which would cost the request a second commit).
 
 A record found without an answer was committed by an attempt that died in between (older
 code committed the claim first); after ``IDEMPOTENCY_IN_FLIGHT_SECONDS`` a retry takes it
@@ -25,11 +19,10 @@ over (compare-and-swap on ``started_at``), and the natural keys (``his_visit_id`
 import datetime as dt
 import enum
 import hashlib
-import json
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Institution
@@ -53,51 +46,49 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
 
 
-def idempotency_record_of_row(
-    *, institution: Institution, key: str, row: tuple, pk: int | None = None
-) -> IdempotencyRecord:
-    """The record a database function returned as ``(request_hash, status, body, started)``."""
-    request_hash, status, body, started_at = row
-    return IdempotencyRecord(
-        pk=pk,
-        institution=institution,
-        key=key,
-        request_hash=request_hash,
-        response_status=status,
-        response_body=None if body is None else json.loads(body),
-        started_at=started_at,
-    )
+# One statement: the advisory lock on the key, and the record inserted if the lock was free
+# and the key is new. ``free`` false: another attempt is running; no ``id``: the key is kept.
+CLAIM = f"""
+WITH claim AS (SELECT pg_try_advisory_xact_lock(hashtextextended(%(lock)s, 0)) AS free),
+inserted AS (
+    INSERT INTO {IdempotencyRecord._meta.db_table}
+        (institution_id, key, request_hash, started_at, created_at)
+    SELECT %(institution)s, %(key)s, %(fingerprint)s, %(now)s, %(now)s FROM claim WHERE free
+    ON CONFLICT (institution_id, key) DO NOTHING
+    RETURNING id
+)
+SELECT free, (SELECT id FROM inserted) FROM claim
+"""
 
 
 def idempotency_begin(*, institution: Institution, key: str, fingerprint: str) -> Begun:
     """Claim ``key`` for this request. Call inside the request's ``transaction.atomic``."""
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT * FROM billing_idempotency_begin(%s, %s, %s, %s)",
-                [institution.pk, key, fingerprint, now],
-            )
-            record_id, busy, inserted, request_hash, status, body, started_at = cursor.fetchone()
-        if busy:
-            return Begun(Outcome.IN_FLIGHT, None)
-        record = idempotency_record_of_row(
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CLAIM,
+            {
+                "lock": f"{institution.pk}:{key}",
+                "institution": institution.pk,
+                "key": key,
+                "fingerprint": fingerprint,
+                "now": now,
+            },
+        )
+        free, record_id = cursor.fetchone()
+    if not free:
+        return Begun(Outcome.IN_FLIGHT, None)
+    if record_id is not None:
+        record = IdempotencyRecord(
+            pk=record_id,
             institution=institution,
             key=key,
-            row=(request_hash, status, body, started_at),
-            pk=record_id,
+            request_hash=fingerprint,
+            started_at=now,
+            created_at=now,
         )
-        if inserted:
-            return Begun(Outcome.PROCEED, record)
-    else:
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    institution=institution, key=key, request_hash=fingerprint, started_at=now
-                )
-            return Begun(Outcome.PROCEED, record)
-        except IntegrityError:
-            record = IdempotencyRecord.objects.get(institution=institution, key=key)
+        return Begun(Outcome.PROCEED, record)
+    record = IdempotencyRecord.objects.get(institution=institution, key=key)
     outcome = idempotency_judge(record=record, fingerprint=fingerprint, now=now)
     if outcome is None:
         taken = IdempotencyRecord.objects.filter(
@@ -126,14 +117,9 @@ def idempotency_judge(
 
 
 def idempotency_finish(*, record: IdempotencyRecord, status: int, body) -> None:
-    # One UPDATE by primary key, written out: the ORM's would cost more than the request's
-    # own database work (JSONField stores json.dumps of the value on both databases).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {IdempotencyRecord._meta.db_table} "
-            "SET response_status = %s, response_body = %s WHERE id = %s",
-            [status, json.dumps(body), record.pk],
-        )
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        response_status=status, response_body=body
+    )
 
 
 def idempotency_purge(*, now: dt.datetime | None = None) -> int:

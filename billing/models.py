@@ -90,14 +90,9 @@ class Charge(AppendOnlyModel):
     unit_price = models.DecimalField(max_digits=14, decimal_places=4)  # drug prices: 4 places
     amount = models.DecimalField(**MONEY)
     self_pay_estimate = models.DecimalField(**MONEY)
-    # Not checked by the database (see CreditEntry.visit): the key that authenticated the
-    # request; keys are revoked, never deleted (PROTECT).
+    # The key that authenticated the request; keys are revoked, never deleted (PROTECT).
     posted_by = models.ForeignKey(
-        "accounts.InstitutionApiKey",
-        on_delete=models.PROTECT,
-        null=True,
-        related_name="+",
-        db_constraint=False,
+        "accounts.InstitutionApiKey", on_delete=models.PROTECT, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -203,19 +198,11 @@ class Bill(models.Model):
                 condition=Q(paid_amount__gte=0, paid_amount__lte=models.F("self_pay")),
                 name="bill_paid_amount_within_self_pay",
             ),
-            # Exact on PostgreSQL; the tolerance is for SQLite, which adds decimals as floats.
             models.CheckConstraint(
                 condition=Q(
-                    total__range=(
-                        models.F("insurance_fund")
-                        + models.F("personal_account")
-                        + models.F("self_pay")
-                        - Decimal("0.001"),
-                        models.F("insurance_fund")
-                        + models.F("personal_account")
-                        + models.F("self_pay")
-                        + Decimal("0.001"),
-                    )
+                    total=models.F("insurance_fund")
+                    + models.F("personal_account")
+                    + models.F("self_pay")
                 ),
                 name="bill_total_is_its_parts",
             ),
@@ -525,30 +512,17 @@ class CreditEntry(AppendOnlyModel):
 
     # Every charge writes an entry, so its indexes are few: (credit_line, id) serves lookups
     # by line, bill and payment (empty on holds) are indexed only where set, and nothing
-    # looks entries up by visit or charge. Nor does the database check those two references
-    # (a check is a locking query per row, a fifth of a charge's database time): the charges
-    # function writes them from the visit it locked and the charge it just inserted, and
-    # neither is ever deleted (PROTECT, which Django still enforces).
+    # looks entries up by visit or charge (neither is ever deleted).
     credit_line = models.ForeignKey(
         CreditLine, on_delete=models.PROTECT, related_name="entries", db_index=False
     )
     kind = models.CharField(max_length=16, choices=CreditEntryKind.choices)
     amount = models.DecimalField(**MONEY)
     visit = models.ForeignKey(
-        Visit,
-        on_delete=models.PROTECT,
-        null=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
+        Visit, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
     )
     charge = models.ForeignKey(
-        Charge,
-        on_delete=models.PROTECT,
-        null=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
+        Charge, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
     )
     bill = models.ForeignKey(
         Bill, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
@@ -583,13 +557,8 @@ class IdempotencyRecord(models.Model):
     """
 
     # db_index=False: idempotency_key_unique (institution, key) serves lookups by institution.
-    # Not checked by the database (see CreditEntry.visit): the authenticated key's.
     institution = models.ForeignKey(
-        Institution,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
+        Institution, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)

@@ -23,8 +23,9 @@ from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from accounts.models import AgreementStatus, CreditAgreement, CreditLine
+from accounts.models import AgreementStatus, CreditAgreement
 from accounts.services import agreement_reactivate, agreement_suspend_for_overdue
+from billing import locks
 from billing.models import (
     BILL_OWED,
     Bill,
@@ -298,7 +299,7 @@ def overdue_sweep(
 
     Idempotent: run again, or for a day already done, it changes nothing.
     """
-    from accounts.services import credit_limits_recompute
+    from billing.credit import credit_limits_recompute
 
     as_of = min(as_of or timezone.now(), timezone.now())
     newly = list(
@@ -356,8 +357,8 @@ def agreement_review(*, patient_id: int, as_of: dt.datetime | None = None) -> st
     as_of = as_of or timezone.now()
     cutoff = as_of - dt.timedelta(hours=settings.OVERDUE_SUSPEND_GRACE_HOURS)
     with transaction.atomic():
-        # The credit lines first, the shared lock order: no payment lands while we decide.
-        list(CreditLine.objects.select_for_update().filter(patient_id=patient_id).order_by("pk"))
+        # The credit lines first: no payment lands while we decide.
+        locks.credit_lines_lock(patient_id=patient_id)
         agreement = CreditAgreement.objects.filter(patient_id=patient_id).first()
         if agreement is None:
             return None

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from accounts.models import CreditLine, User
+from billing import locks
 from billing.collections import overdue_review
 from billing.gateways import ForgedNotification, GatewayError, Notification, get_gateway
 from billing.models import (
@@ -43,12 +44,6 @@ from notifications.services import sms_queue
 logger = logging.getLogger(__name__)
 
 
-def _lock_bill(bill_id: int) -> tuple[CreditLine, Bill]:
-    line_id = Bill.objects.values_list("credit_line_id", flat=True).get(pk=bill_id)
-    line = CreditLine.objects.select_for_update().get(pk=line_id)
-    return line, Bill.objects.select_for_update().get(pk=bill_id)
-
-
 def payment_start(
     *, link: PaymentLink, channel: str, client_ip: str | None = None
 ) -> tuple[Payment, str]:
@@ -59,7 +54,7 @@ def payment_start(
     except KeyError:
         raise DomainError("unknown_channel", _("This payment method is not available.")) from None
     with transaction.atomic():
-        _line, bill = _lock_bill(link.bill_id)
+        _line, bill = locks.bill_lock(bill_id=link.bill_id)
         link = PaymentLink.objects.select_related("instalment").get(pk=link.pk)
         link.bill = bill
         if not link.amount_due:
@@ -94,8 +89,7 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
     if notification.amount != payment.amount:
         raise ForgedNotification(f"amount {notification.amount} is not {payment.amount}")
     with transaction.atomic():
-        line, bill = _lock_bill(payment.bill_id)
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        line, bill, payment = locks.payment_lock(payment_id=payment.pk)
         try:
             with transaction.atomic():
                 PaymentNotification.objects.create(
@@ -245,7 +239,7 @@ def payment_take_at_window(
         raise DomainError("window_amount", _("The amount must be more than 0."))
     reference = reference.strip()[:60]
     with transaction.atomic():
-        line, bill = _lock_bill(bill.pk)
+        line, bill = locks.bill_lock(bill_id=bill.pk)
         # Terminals reuse short references: one is unique for a bill, not everywhere.
         trade_no = f"WN:{bill.pk}:{reference}" if reference else f"WN{secrets.token_hex(10)}"
         earlier = Payment.objects.filter(channel=WINDOW_CHANNEL, gateway_trade_no=trade_no).first()
@@ -295,8 +289,7 @@ def payment_query(*, payment: Payment, now: dt.datetime | None = None) -> Paymen
     abandoned = now - dt.timedelta(minutes=settings.PAYMENT_ABANDONED_MINUTES)
     if answer is None and payment.created_at < abandoned:
         with transaction.atomic():
-            _lock_bill(payment.bill_id)
-            payment = Payment.objects.select_for_update().get(pk=payment.pk)
+            _line, _bill, payment = locks.payment_lock(payment_id=payment.pk)
             if can_proceed(payment.cancel):
                 payment.cancel()
                 payment.save(update_fields=["status"])

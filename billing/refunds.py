@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from billing import locks
 from billing.gateways import GatewayError, RefundResult, get_gateway
 from billing.models import (
     Bill,
@@ -69,7 +70,7 @@ def refund_request(
 
     amount = quantize(amount)
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().select_related("bill").get(pk=payment.pk)
+        _line, _bill, payment = locks.payment_lock(payment_id=payment.pk)
         if payment.status not in REFUNDABLE:
             raise DomainError(
                 "payment_not_refundable", _("Only a payment that took money can be refunded.")
@@ -103,8 +104,8 @@ def refund_request(
 def refund_for_void(*, bill: Bill, charge: Charge, actor: str, reason: str) -> list[Refund]:
     """A charge voided after its bill was paid: give back its self-pay part (its estimate,
     at most what is left of the bill's payments), from the latest payments first. Called
-    with the credit line locked (lock order: credit line, bill, payment)."""
-    bill = Bill.objects.select_for_update().get(pk=bill.pk)
+    with the credit line and the visit locked."""
+    _line, bill = locks.bill_lock(bill_id=bill.pk)
     # Only bill money counts: what went back for overpayments or duplicates never was.
     given_back = money_sum(
         Refund.objects.filter(payment__bill=bill, charge__isnull=False), "amount"
@@ -149,12 +150,7 @@ def refund_send(*, refund_id: int) -> Refund:
 
 def _refund_answered(*, refund_id: int, result: RefundResult) -> Refund:
     with transaction.atomic():
-        payment_id, bill_id = Refund.objects.values_list("payment_id", "payment__bill_id").get(
-            pk=refund_id
-        )
-        Bill.objects.select_for_update().filter(pk=bill_id).first()  # lock order: bill first
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        _line, _bill, payment, refund = locks.refund_lock(refund_id=refund_id)
         if refund.status != RefundStatus.PENDING:
             return refund
         if result.succeeded:
@@ -193,10 +189,7 @@ def refund_pay_out(*, refund: Refund, actor: User, method: str, note: str = "") 
     if method not in RefundMethod.values:
         raise DomainError("refund_method", _("Choose how the money was given back."))
     with transaction.atomic():
-        bill_id = Payment.objects.values_list("bill_id", flat=True).get(pk=refund.payment_id)
-        Bill.objects.select_for_update().filter(pk=bill_id).first()  # lock order: bill first
-        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
-        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        _line, _bill, payment, refund = locks.refund_lock(refund_id=refund.pk)
         if refund.status != RefundStatus.AT_WINDOW:
             raise DomainError("refund_not_at_window", _("This refund is not waiting at a window."))
         refund.pay_out()

@@ -1,28 +1,26 @@
 """Writes of billing: visits, charges, voids, closing. The HIS API calls these.
 
-Every function that moves credit is one transaction that locks the credit line first
-(``select_for_update``; on SQLite every transaction takes the write lock up front), then
-the visit, decides, and writes a ``CreditEntry`` for each movement. Retries are safe: the
-natural keys (``his_visit_id``, ``his_line_id``) are unique, and the same request again
-returns the state it produced.
+Every function that moves credit is one transaction that locks the credit line first, then
+the visit (``billing.locks``), decides, and writes a ``CreditEntry`` for each movement.
+Retries are safe: the natural keys (``his_visit_id``, ``his_line_id``) are unique, and the
+same request again returns the state it produced.
 """
 
-import dataclasses
 import datetime as dt
-import json
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import AgreementStatus, CreditLine, Institution, InstitutionApiKey, Patient
+from billing import locks
 from billing.models import (
     MAX_VISIT_TOTAL,
     Bill,
@@ -119,32 +117,25 @@ def agreement_refusal(patient: Patient) -> DomainError | None:
     return None
 
 
-def credit_move(
-    *,
-    line: CreditLine,
-    kind: str,
-    amount: Decimal,
-    actor: str,
-    visit: Visit | None = None,
-    charge: Charge | None = None,
-    bill: Bill | None = None,
-    payment=None,
-) -> None:
-    """Record one movement of a locked credit line and update its ``used`` cache."""
-    if amount == 0:
+def credit_moves(*, line: CreditLine, entries: list[CreditEntry]) -> None:
+    """Record movements of a locked credit line and add them to its ``used`` cache."""
+    entries = [entry for entry in entries if entry.amount != 0]
+    if not entries:
         return
-    CreditEntry.objects.create(
-        credit_line=line,
-        kind=kind,
-        amount=amount,
-        visit=visit,
-        charge=charge,
-        bill=bill,
-        payment=payment,
-        actor=actor,
-    )
-    line.used += amount
-    line.save(update_fields=["used", "updated_at"])
+    for entry in entries:
+        entry.credit_line = line
+    CreditEntry.objects.bulk_create(entries)
+    moved = sum((entry.amount for entry in entries), ZERO)
+    now = timezone.now()
+    CreditLine.objects.filter(pk=line.pk).update(used=F("used") + moved, updated_at=now)
+    line.used += moved  # the row is locked: this is what the update wrote
+    line.updated_at = now
+
+
+def credit_move(*, line: CreditLine, kind: str, amount: Decimal, actor: str, **about) -> None:
+    """Record one movement of a locked credit line (``about``: its visit, charge, bill or
+    payment)."""
+    credit_moves(line=line, entries=[CreditEntry(kind=kind, amount=amount, actor=actor, **about)])
 
 
 def credit_limit_exceeded(*, available: Decimal, requested: Decimal) -> DomainError:
@@ -155,23 +146,8 @@ def credit_limit_exceeded(*, available: Decimal, requested: Decimal) -> DomainEr
     )
 
 
-def _visit_lock(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit] | None:
-    """Lock the visit's credit line, then the visit (the shared lock order); ``None`` if the
-    institution has no such visit. ``billing_charges_lock`` does the same on PostgreSQL."""
-    line = (
-        CreditLine.objects.select_for_update(of=("self",))
-        .filter(visits__pk=visit_id, visits__institution=institution)
-        .first()
-    )
-    if line is None:
-        return None
-    visit = Visit.objects.select_for_update().get(pk=visit_id)
-    visit.credit_line = line
-    return line, visit
-
-
 def _lock_visit(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit]:
-    locked = _visit_lock(visit_id=visit_id, institution=institution)
+    locked = locks.visit_lock(visit_id=visit_id, institution=institution)
     if locked is None:
         raise _visit_not_found_error()
     return locked
@@ -211,7 +187,8 @@ def visit_open(
     started_at = started_at or timezone.now()
     try:
         with transaction.atomic():
-            line = CreditLine.objects.select_for_update().filter(patient=patient, pool=kind).first()
+            lines = locks.credit_lines_lock(patient_id=patient.pk)
+            line = next((line for line in lines if line.pool == kind), None)
             # Agreement transitions lock the credit lines first, so this read is stable.
             patient = Patient.objects.select_related("agreement").get(pk=patient.pk)
             refusal = agreement_refusal(patient)
@@ -273,11 +250,6 @@ def charges_post(
     ``his_line_id`` with other content is refused. The new lines' self-pay estimates are
     held against the credit line; if that would take available credit below zero, nothing
     is posted.
-
-    On PostgreSQL the lock-and-read and the writes are one database function each
-    (``billing_charges_lock``, ``billing_charges_write``, migration 0015), the decisions stay
-    here for both databases. The API first tries ``charges_post_at_once`` (the common request
-    in one round trip) and comes here for anything else, which is where refusals are worded.
     """
     ids = [line.his_line_id for line in lines]
     if len(set(ids)) != len(ids):
@@ -286,94 +258,41 @@ def charges_post(
             _("The same his_line_id appears twice in this request."),
             {"his_line_ids": sorted({i for i in ids if ids.count(i) > 1})},
         )
-    now = timezone.now()
-    # No savepoint (two round trips) when called inside the API's transaction: a refusal is
+    # No savepoint (two statements) when called inside the API's transaction: a refusal is
     # raised after the block, which therefore ends in an exception only on a fault of ours,
     # and that rolls back the caller's whole transaction anyway.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            locked = _charges_lock_postgres(visit_id=visit_id, institution=institution, ids=ids)
-        else:
-            locked = _charges_lock_orm(visit_id=visit_id, institution=institution, ids=ids)
+        locked = locks.visit_lock(visit_id=visit_id, institution=institution)
         if locked is None:
-            refusal = _visit_not_found_error()
+            new, refusal = [], _visit_not_found_error()
         else:
-            line, visit, existing = locked
-            new, refusal = _charges_decide(line=line, visit=visit, existing=existing, lines=lines)
-        if refusal is None and new:
-            actor = actor_of(api_key)
-            charges = [
-                Charge(visit=visit, posted_by=api_key, created_at=now, **vars(charge_line))
-                for charge_line in new
-            ]
-            if connection.vendor == "postgresql":
-                _charges_write_postgres(line=line, visit=visit, charges=charges, actor=actor)
-            else:
-                _charges_write_orm(line=line, visit=visit, charges=charges, actor=actor)
-            for charge in charges:
-                Charge.void.related.set_cached_value(charge, None)  # new: no void to show
-                existing[charge.his_line_id] = charge
+            line, visit = locked
+            posted = _charges_posted(visit=visit, his_line_ids=ids)
+            new, refusal = _charges_decide(line=line, visit=visit, posted=posted, lines=lines)
+            if refusal is None and new:
+                _charges_write(line=line, visit=visit, lines=new, api_key=api_key)
+                posted = _charges_posted(visit=visit, his_line_ids=ids)
     if refusal is not None:
         raise refusal
-    return ChargePosting(visit=visit, charges=[existing[i] for i in ids], created=len(new))
+    return ChargePosting(visit=visit, charges=[posted[i] for i in ids], created=len(new))
 
 
-def charges_post_at_once(
-    *,
-    visit_id: int,
-    institution: Institution,
-    api_key: InstitutionApiKey | None,
-    lines: list[ChargeLine],
-    key: str | None,
-    fingerprint: str | None,
-    render: Callable[[ChargeLine, dt.datetime], dict],
-) -> str | None:
-    """``charges_post`` with the Idempotency-Key's claim and answer, on PostgreSQL, in one
-    round trip (``billing_charges_post_answer``, migration 0018), for the common request: a new key
-    (or none), lines all new, none refused. ``render`` renders a new line as the answer shows
-    it; the function adds the visit's running totals and keeps the answer under the key.
-
-    The answer's JSON text, or ``None`` (nothing written, the key not claimed) for anything
-    else: the caller then takes the transactional path, where the key is judged (replay,
-    reuse, in flight) and ``charges_post`` decides and words any refusal.
-    """
-    ids = [line.his_line_id for line in lines]
-    if len(set(ids)) != len(ids):
-        return None
-    now = timezone.now()
-    rows = [{name: str(value) for name, value in vars(line).items()} for line in lines]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT billing_charges_post_answer(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s::jsonb, %s::json)",
-            [
-                institution.pk,
-                key,
-                fingerprint,
-                now,
-                visit_id,
-                api_key.pk if api_key else None,
-                CreditEntryKind.HOLD,
-                actor_of(api_key),
-                MAX_VISIT_TOTAL,
-                201,
-                json.dumps(rows),
-                json.dumps([render(line, now) for line in lines], ensure_ascii=False),
-            ],
-        )
-        return cursor.fetchone()[0]
+def _charges_posted(*, visit: Visit, his_line_ids: list[str]) -> dict[str, Charge]:
+    """The visit's charges under these ids, with their voids."""
+    charges = visit.charges.filter(his_line_id__in=his_line_ids).select_related("void")
+    return {charge.his_line_id: charge for charge in charges}
 
 
 def _charges_decide(
-    *, line: CreditLine, visit: Visit, existing: dict[str, Charge], lines: list[ChargeLine]
+    *, line: CreditLine, visit: Visit, posted: dict[str, Charge], lines: list[ChargeLine]
 ) -> tuple[list[ChargeLine], DomainError | None]:
     """The lines to post, or why none may be: the rules of ``charges_post``."""
     new = []
     for charge_line in lines:
-        posted = existing.get(charge_line.his_line_id)
-        if posted is None:
+        charge = posted.get(charge_line.his_line_id)
+        if charge is None:
             new.append(charge_line)
-        elif not charge_line.matches(posted):
+        elif not charge_line.matches(charge):
             return [], DomainError(
                 "his_line_id_conflict",
                 _("This his_line_id was already posted with different content."),
@@ -395,118 +314,41 @@ def _charges_decide(
     return new, None
 
 
-LockedVisit = tuple[CreditLine, Visit, dict[str, Charge]]
-
-
-def _charges_lock_orm(
-    *, visit_id: int, institution: Institution, ids: list[str]
-) -> LockedVisit | None:
-    locked = _visit_lock(visit_id=visit_id, institution=institution)
-    if locked is None:
-        return None
-    line, visit = locked
-    existing = {
-        c.his_line_id: c for c in visit.charges.filter(his_line_id__in=ids).select_related("void")
-    }
-    return line, visit, existing
-
-
-def _charges_lock_postgres(
-    *, visit_id: int, institution: Institution, ids: list[str]
-) -> LockedVisit | None:
-    """``_charges_lock_orm`` in one round trip: the rows come back as model instances."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM billing_charges_lock(%s, %s, %s)", [visit_id, institution.pk, ids]
-        )
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    first = rows[0]
-    line = CreditLine(id=first[0], limit=first[1], used=first[2])
-    visit = Visit(
-        id=visit_id,
-        institution=institution,
-        credit_line=line,
-        his_visit_id=first[3],
-        kind=first[4],
-        status=first[5],
-        total=first[6],
-        held=first[7],
-        closed_at=first[8],
-    )
-    existing = {}
-    for row in rows:
-        if row[9] is None:
-            continue  # no charge posted under these ids (the one row carries the line)
-        charge = Charge(
-            id=row[9],
-            visit=visit,
-            his_line_id=row[10],
-            item_code=row[11],
-            item_name=row[12],
-            category=row[13],
-            quantity=row[14],
-            unit_price=row[15],
-            amount=row[16],
-            self_pay_estimate=row[17],
-            posted_by_id=row[18],
-            created_at=row[19],
-        )
-        void = None
-        if row[20] is not None:
-            void = ChargeVoid(
-                id=row[20], charge=charge, reason=row[21], voided_by_id=row[22], created_at=row[23]
-            )
-        Charge.void.related.set_cached_value(charge, void)
-        existing[charge.his_line_id] = charge
-    return line, visit, existing
-
-
-def _charges_write_orm(
-    *, line: CreditLine, visit: Visit, charges: list[Charge], actor: str
+def _charges_write(
+    *,
+    line: CreditLine,
+    visit: Visit,
+    lines: list[ChargeLine],
+    api_key: InstitutionApiKey | None,
 ) -> None:
     """Save the decided charges, hold each one's estimate, add them to the visit's sums."""
-    for charge in charges:
-        charge.save()
-        credit_move(
-            line=line,
+    charges = Charge.objects.bulk_create(
+        [Charge(visit=visit, posted_by=api_key, **vars(charge_line)) for charge_line in lines]
+    )
+    actor = actor_of(api_key)
+    holds = [
+        CreditEntry(
             kind=CreditEntryKind.HOLD,
             amount=charge.self_pay_estimate,
             actor=actor,
             visit=visit,
             charge=charge,
         )
-    visit.total += sum((c.amount for c in charges), ZERO)
-    visit.held += sum((c.self_pay_estimate for c in charges), ZERO)
-    visit.save(update_fields=["total", "held"])
+        for charge in charges
+    ]
+    credit_moves(line=line, entries=holds)
+    _visit_sums_add(
+        visit=visit,
+        total=sum((c.amount for c in charges), ZERO),
+        held=sum((c.self_pay_estimate for c in charges), ZERO),
+    )
 
 
-def _charges_write_postgres(
-    *, line: CreditLine, visit: Visit, charges: list[Charge], actor: str
-) -> None:
-    """``_charges_write_orm`` in one round trip (a ``credit_move`` for each charge)."""
-    fields = [field.name for field in dataclasses.fields(ChargeLine)]
-    rows = [{name: str(getattr(charge, name)) for name in fields} for charge in charges]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT billing_charges_write(%s, %s, %s, %s, %s, %s, %s::jsonb)",
-            [
-                line.pk,
-                visit.pk,
-                charges[0].posted_by_id,
-                CreditEntryKind.HOLD,
-                actor,
-                charges[0].created_at,
-                json.dumps(rows),
-            ],
-        )
-    # What the function did, on the instances the caller answers with.
-    held = sum((c.self_pay_estimate for c in charges), ZERO)
-    visit.total += sum((c.amount for c in charges), ZERO)
+def _visit_sums_add(*, visit: Visit, total: Decimal, held: Decimal) -> None:
+    """Add to a locked visit's ``total`` and ``held`` caches."""
+    Visit.objects.filter(pk=visit.pk).update(total=F("total") + total, held=F("held") + held)
+    visit.total += total
     visit.held += held
-    line.used += held
-    line.updated_at = charges[0].created_at
 
 
 def charge_void(
@@ -544,8 +386,8 @@ def charge_void(
 
             ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
             refund_for_void(bill=bill, charge=charge, actor=actor_of(api_key), reason=reason)
-            visit.total -= charge.amount  # the live charges; the bill keeps what was settled
-            visit.save(update_fields=["total"])
+            # The live charges; the bill keeps what was settled.
+            _visit_sums_add(visit=visit, total=-charge.amount, held=ZERO)
             return visit, charge
         ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
         credit_move(
@@ -556,9 +398,7 @@ def charge_void(
             visit=visit,
             charge=charge,
         )
-        visit.total -= charge.amount
-        visit.held -= charge.self_pay_estimate
-        visit.save(update_fields=["total", "held"])
+        _visit_sums_add(visit=visit, total=-charge.amount, held=-charge.self_pay_estimate)
     return visit, charge
 
 

@@ -18,7 +18,7 @@ def floor_to_yuan(amount: Decimal) -> Decimal:
 
 
 def money_sum(queryset, field: str) -> Decimal:
-    """SUM of a money column, exact to the cent (SQLite sums decimals as floats)."""
+    """SUM of a money column, in cents (zero for no rows)."""
     from django.db.models import Sum
 
     return quantize(queryset.aggregate(total=Sum(field))["total"] or ZERO)

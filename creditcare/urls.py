@@ -5,8 +5,9 @@ from django.views import defaults
 from django.views.generic import RedirectView
 
 from billing.api.errors import api_not_found, api_server_error
-from creditcare.handlers import API_PREFIX
 from notifications.views import twilio_status
+
+API_PREFIX = "/api/"
 
 
 def health(request: HttpRequest) -> JsonResponse:

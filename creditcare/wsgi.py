@@ -2,11 +2,8 @@
 
 import os
 
-import django
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditcare.settings")
-django.setup(set_prefix=False)  # as get_wsgi_application() does
 
-from creditcare.handlers import SiteAndApi  # noqa: E402 - needs the apps loaded
-
-application = SiteAndApi()
+application = get_wsgi_application()

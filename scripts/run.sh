@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make run: migrate, load the demo, then the web server, a Celery worker and beat together.
-# With no environment: SQLite and a filesystem broker under var/. With DATABASE_URL and
-# REDIS_URL set: PostgreSQL and Redis.
+# With no environment: the embedded PostgreSQL and a filesystem broker under var/. With
+# DATABASE_URL and REDIS_URL set: those servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG="${DEBUG:-1}"

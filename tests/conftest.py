@@ -55,18 +55,11 @@ class His:
     """An institution's HIS calling the API with its key."""
 
     def __init__(self, institution, key: str):
-        from rest_framework.test import APIClient, ForceAuthClientHandler
-
-        from creditcare.handlers import ApiMiddleware
-
-        class ApiClientHandler(ApiMiddleware, ForceAuthClientHandler):
-            """The test client's handler, with the middleware production gives /api/."""
+        from rest_framework.test import APIClient
 
         self.institution = institution
         self.key = key
         self.client = APIClient()
-        self.client.handler = ApiClientHandler(enforce_csrf_checks=False)
-        self.client.handler.load_middleware()  # now, not lazily in a test's thread
         self.client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
 
     def get(self, path, params=None):
@@ -130,8 +123,9 @@ def _forget_cached_api_keys():
 
 
 @pytest.fixture
-def celery_worker_on_redis():
-    """A real Celery worker (in a thread) consuming the app's broker; tasks stop being eager."""
+def celery_worker():
+    """A real Celery worker (in a thread) consuming the app's broker (Redis with REDIS_URL,
+    else the filesystem one under var/); tasks stop being eager."""
     from celery.contrib.testing.worker import start_worker
 
     from creditcare.celery import app

@@ -1,22 +1,14 @@
-"""How production serves requests: the WSGI application gunicorn runs (the API through its
-own middleware) and the PostgreSQL backend's health check."""
+"""How production serves requests: Django's WSGI application, as gunicorn runs it."""
 
 import io
 import json
-import select
-import sys
-import threading
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.test import RequestFactory
 
 from billing.models import Charge
-from creditcare.handlers import ApiHandler
 from creditcare.wsgi import application
 from tests.conftest import charge_body
-from tests.threads import postgres_only
 
 
 def serve(path: str, body: dict | None = None, **headers) -> tuple[int, dict, bytes]:
@@ -41,21 +33,17 @@ def serve(path: str, body: dict | None = None, **headers) -> tuple[int, dict, by
     return answer["status"], answer["headers"], body
 
 
-def test_the_api_is_served_through_its_own_middleware(his, card, in_process_requests):
+def test_the_api_is_served_by_djangos_own_application(his, card, in_process_requests):
     status, headers, body = serve(
         f"/api/v1/eligibility/?citizen_card={card}",
         HTTP_AUTHORIZATION=f"Api-Key {his.key}",
         HTTP_ACCEPT_LANGUAGE="en",
-        HTTP_COOKIE="sessionid=abc; csrftoken=" + "x" * 32,
     )
 
     assert status == 200 and b'"eligible":true' in body
     assert headers["X-Content-Type-Options"] == "nosniff"  # security middleware
     assert headers["Content-Language"] == "en"  # locale middleware
     assert headers["Content-Length"] == str(len(body))  # common middleware
-    # No sessions, CSRF or frame options: the site's middleware is not run for the API.
-    assert "Set-Cookie" not in headers and "X-Frame-Options" not in headers
-    assert "Cookie" not in headers.get("Vary", "")
 
 
 def open_visit(his, card: str) -> int:
@@ -70,7 +58,7 @@ def open_visit(his, card: str) -> int:
     return json.loads(body)["id"]
 
 
-def test_a_charge_answered_before_the_middleware_has_their_headers(his, card, in_process_requests):
+def test_a_charge_is_served_with_the_sites_headers(his, card, in_process_requests):
     status, headers, body = serve(
         f"/api/v1/visits/{open_visit(his, card)}/charges/",
         charge_body("L1", "10.00"),
@@ -81,9 +69,6 @@ def test_a_charge_answered_before_the_middleware_has_their_headers(his, card, in
     assert Charge.objects.get().amount == 10
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Length"] == str(len(body))
-    assert "Set-Cookie" not in headers and "X-Frame-Options" not in headers
-    # Answered at once on PostgreSQL (without the locale middleware's header: it has no words).
-    assert ("Content-Language" not in headers) == (connection.vendor == "postgresql")
 
 
 def test_a_charge_from_a_host_not_allowed_is_refused_first(his, card, in_process_requests):
@@ -94,7 +79,7 @@ def test_a_charge_from_a_host_not_allowed_is_refused_first(his, card, in_process
         HTTP_HOST="evil.example",
     )
 
-    assert status == 400  # CommonMiddleware's check, before the answer at once
+    assert status == 400  # the host check, before any view
     assert not Charge.objects.exists()
 
 
@@ -112,40 +97,3 @@ def test_the_site_keeps_its_middleware(in_process_requests):
     assert status == 200
     assert headers["X-Frame-Options"] == "DENY"
     assert "csrftoken=" in headers["Set-Cookie"]
-
-
-def test_api_handlers_made_in_threads_at_once_leave_the_sites_middleware():
-    """As the HIS clients of a concurrency test are: a leak here once gave the live server of
-    a later browser test the API's middleware (no sessions)."""
-    site_middleware = list(settings.MIDDLEWARE)
-    switch_every = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes: they interleave
-    try:
-        threads = [threading.Thread(target=ApiHandler) for _ in range(20)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(switch_every)
-
-    assert list(settings.MIDDLEWARE) == site_middleware
-
-
-@postgres_only
-@pytest.mark.django_db
-def test_a_connection_the_server_closed_is_not_reused():
-    other = connection.copy()  # a second connection, as a worker thread holds one
-    other.ensure_connection()
-    assert other.is_usable()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [other.connection.get_backend_pid()])
-    # Wait for the server's goodbye to reach the socket (no sleep: blocks until it does).
-    select.select([other.connection.fileno()], [], [], 10)
-
-    assert not other.is_usable()
-    other.close()
-    assert not other.is_usable()
-    other.ensure_connection()  # Django then opens a new one
-    assert other.is_usable()
-    other.close()

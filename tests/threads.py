@@ -3,13 +3,6 @@
 import threading
 import time
 
-import pytest
-from django.db import connection
-
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs PostgreSQL row locks"
-)
-
 
 def run_together(*calls):
     """Start all calls at the same moment in their own threads; return results or errors."""

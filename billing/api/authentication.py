@@ -16,12 +16,6 @@ def key_in(header: str) -> str | None:
     return key.strip() if scheme == KEYWORD and key.strip() else None
 
 
-def api_key_of(header: str) -> InstitutionApiKey | None:
-    """The live API key an ``Authorization`` header's value names, or ``None``."""
-    key = key_in(header)
-    return api_key_authenticate(key=key) if key else None
-
-
 @dataclass(frozen=True)
 class HisClient:
     """Who is calling: an institution's HIS, through one of its API keys."""

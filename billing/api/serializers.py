@@ -4,9 +4,7 @@ Money is a JSON string with 2 decimals ("12.30"); a JSON number is accepted on i
 """
 
 import datetime as dt
-import functools
 from decimal import Decimal
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -43,17 +41,6 @@ class TimeField(serializers.DateTimeField):
         if value > timezone.now() + dt.timedelta(minutes=5):
             raise serializers.ValidationError(_("This time is in the future."))
         return value
-
-
-@functools.cache
-def shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
-    """One instance of a serializer per process, for ``run_validation`` and
-    ``to_representation`` (which keep no state, so threads may share it).
-
-    DRF builds a serializer's fields anew for every instance (deep copies, model
-    introspection): on the HIS API's hot path that cost more than the database work.
-    """
-    return serializer_class()
 
 
 his_id = RegexValidator(r"^[^/]+$", _("A HIS id cannot contain '/'."))
@@ -183,31 +170,6 @@ class ChargeOutput(serializers.ModelSerializer):
             "void_reason",
             "voided_at",
         ]
-
-    def to_representation(self, charge) -> dict:
-        # Written out rather than DRF's loop over the fields: every charge posted is rendered
-        # here. The fields still format the values; test_api holds it to DRF's own rendering.
-        fields = self.fields
-        return {
-            "his_line_id": charge.his_line_id,
-            "item_code": charge.item_code,
-            "item_name": charge.item_name,
-            "category": charge.category,
-            "quantity": fields["quantity"].to_representation(charge.quantity),
-            "unit_price": fields["unit_price"].to_representation(charge.unit_price),
-            "amount": fields["amount"].to_representation(charge.amount),
-            "self_pay_estimate": fields["self_pay_estimate"].to_representation(
-                charge.self_pay_estimate
-            ),
-            "status": self.get_status(charge),
-            "posted_at": fields["posted_at"].to_representation(charge.created_at),
-            "void_reason": self.get_void_reason(charge),
-            "voided_at": self.get_voided_at(charge),
-        }
-
-    def new_line(self, line, posted_at: dt.datetime) -> dict:
-        """A line being posted (a ``ChargeLine``), as it reads once posted: live."""
-        return self.to_representation(SimpleNamespace(**vars(line), created_at=posted_at))
 
     def _void(self, charge):
         return getattr(charge, "void", None)

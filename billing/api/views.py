@@ -1,13 +1,9 @@
 """The HIS API (``/api/v1/``). Thin: validate, call a service or selector, shape the answer."""
 
 import functools
-import logging
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.db import Error as DBError
-from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -15,18 +11,15 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
-from rest_framework.utils import json
 from rest_framework.views import APIView
 
 from billing import selectors, services
-from billing.api.authentication import api_key_of
 from billing.api.errors import error_response
 from billing.api.serializers import (
     BillOutput,
     BillPageOutput,
     BillQuery,
     ChargeInput,
-    ChargeOutput,
     ChargesOutput,
     CitizenCardQuery,
     CloseInput,
@@ -36,7 +29,6 @@ from billing.api.serializers import (
     VisitOpenInput,
     VisitOutput,
     VoidInput,
-    shared,
 )
 from billing.idempotency import (
     Begun,
@@ -46,8 +38,6 @@ from billing.idempotency import (
     request_fingerprint,
 )
 from creditcare.errors import DomainError
-
-logger = logging.getLogger(__name__)
 
 ERRORS = {
     code: OpenApiResponse(ErrorSerializer, description=description)
@@ -157,14 +147,15 @@ class HisApiView(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.method == "POST":
-            request._request.body  # noqa: B018 - raises RequestDataTooBig over the limit
+            request.body  # noqa: B018 - raises RequestDataTooBig over the limit
 
     def validated(self, serializer_class, data) -> dict:
-        """The validated data, or a ValidationError as ``is_valid(raise_exception=True)``."""
-        return shared(serializer_class).run_validation(data)
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
 
     def rendered(self, serializer_class, instance) -> dict:
-        return shared(serializer_class).to_representation(instance)
+        return serializer_class(instance).data
 
     def visit_response(self, visit_id: int, status_code: int = status.HTTP_200_OK) -> Response:
         visit = selectors.visit_detail(visit_id=visit_id, institution=self.request.user.institution)
@@ -251,60 +242,6 @@ class ChargesView(HisApiView):
             status=status.HTTP_201_CREATED if posting.created else status.HTTP_200_OK,
         )
 
-    @classmethod
-    def as_view(cls, **initkwargs):
-        """DRF's view; the API's middleware first asks ``charges_post_at_once`` to answer
-        the common request (``creditcare.handlers.AnswerAtOnceMiddleware``)."""
-        view = super().as_view(**initkwargs)
-        view.answer_at_once = charges_post_at_once
-        return view
-
-
-def charges_post_at_once(request: HttpRequest, visit_id: int) -> HttpResponse | None:
-    """The common charges POST (JSON from a valid key, lines all new, none refused) on
-    PostgreSQL, in one round trip and without the locale middleware or DRF's dispatch: the
-    hottest path of the API, a charge per line the HIS records. ``None`` for anything else,
-    having written nothing: ``ChargesView.post`` then answers it (and words any refusal), as
-    it would have anyway.
-    """
-    meta = request.META  # not request.headers, which copies every header to answer one
-    if (
-        connection.vendor != "postgresql"
-        or meta.get("QUERY_STRING")  # e.g. DRF's ?format=
-        or request.content_type != "application/json"
-        or request.content_params.get("charset", "utf-8").lower() != "utf-8"
-        or meta.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json")
-    ):
-        return None
-    key = meta.get("HTTP_IDEMPOTENCY_KEY")
-    if key is not None and not key_valid(key):
-        return None
-    try:
-        api_key = api_key_of(meta.get("HTTP_AUTHORIZATION", ""))
-        if api_key is None:
-            return None
-        body = request.body
-        lines = charge_lines(json.loads(body.decode(), parse_constant=json.strict_constant))
-        answer = services.charges_post_at_once(
-            visit_id=visit_id,
-            institution=api_key.institution,
-            api_key=api_key,
-            lines=lines,
-            key=key,
-            fingerprint=key and request_fingerprint(request.method, request.path, body),
-            render=shared(ChargeOutput).new_line,
-        )
-    except (RequestDataTooBig, OSError, ValueError, RecursionError, ValidationError):
-        return None  # a body DRF reads or refuses in its own words
-    except DBError:  # rolled back: the full path tries again, or answers the fault
-        logger.warning("charges: the quick path failed; the full path answers", exc_info=True)
-        return None
-    if answer is None:
-        return None
-    # The header DRF's answer has (Vary: Accept-Language is the locale middleware's).
-    headers = {"Allow": "POST, OPTIONS"}
-    return HttpResponse(answer, status=201, content_type="application/json", headers=headers)
-
 
 def charge_lines(data) -> list[services.ChargeLine]:
     """The lines of a charges request (a charge or a list), validated by ``ChargeInput``."""
@@ -318,7 +255,9 @@ def charge_lines(data) -> list[services.ChargeLine]:
         serializer.is_valid(raise_exception=True)
         return [services.ChargeLine(**item) for item in serializer.validated_data]
     if isinstance(data, dict):
-        return [services.ChargeLine(**shared(ChargeInput).run_validation(data))]
+        serializer = ChargeInput(data=data)
+        serializer.is_valid(raise_exception=True)
+        return [services.ChargeLine(**serializer.validated_data)]
     raise ValidationError({"non_field_errors": [_("Send a charge or a list of them.")]})
 
 

@@ -1,8 +1,8 @@
 """PostgreSQL functions for the hot path of the HIS API (posting charges).
 
 Each replaces several ORM statements by one round trip with plans cached per connection;
-the decisions stay in Python (``billing.services``, ``billing.idempotency``), shared with
-SQLite, which keeps the ORM path and gets no functions.
+the decisions stay in Python (``billing.services``, ``billing.idempotency``). Migration
+0019 drops them: one charges path, in Python.
 
 * ``billing_idempotency_begin``: claims an Idempotency-Key in the request's transaction. A
   transaction-level advisory lock on the key tells a request still running (``busy``: 409)
@@ -134,13 +134,11 @@ DROP FUNCTION IF EXISTS billing_idempotency_begin(bigint, text, text, timestampt
 
 
 def create_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTIONS, params=None)
+    schema_editor.execute(FUNCTIONS, params=None)
 
 
 def drop_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+    schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

@@ -141,13 +141,11 @@ DROP FUNCTION IF EXISTS billing_charges_post(bigint, text, text, timestamptz, bi
 
 
 def create_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTIONS, params=None)
+    schema_editor.execute(FUNCTIONS, params=None)
 
 
 def drop_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+    schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

@@ -3,10 +3,9 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from creditcare.db import append_only_again_on_sqlite
-
-# SQLite rebuilds these tables to alter their foreign keys, dropping their triggers.
-TRIGGERS_AGAIN = append_only_again_on_sqlite("billing_charge", "billing_creditentry")
+# This migration once also dropped the database's checks of four foreign keys (charge
+# posted_by, credit entry visit and charge, idempotency record institution). Those
+# operations are gone from it; 0019 restores the checks where a database had lost them.
 
 
 class Migration(migrations.Migration):
@@ -16,18 +15,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(migrations.RunPython.noop, TRIGGERS_AGAIN),
-        migrations.AlterField(
-            model_name="charge",
-            name="posted_by",
-            field=models.ForeignKey(
-                db_constraint=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="accounts.institutionapikey",
-            ),
-        ),
         migrations.AlterField(
             model_name="charge",
             name="visit",
@@ -53,7 +40,6 @@ class Migration(migrations.Migration):
             model_name="creditentry",
             name="charge",
             field=models.ForeignKey(
-                db_constraint=False,
                 db_index=False,
                 null=True,
                 on_delete=django.db.models.deletion.PROTECT,
@@ -86,7 +72,6 @@ class Migration(migrations.Migration):
             model_name="creditentry",
             name="visit",
             field=models.ForeignKey(
-                db_constraint=False,
                 db_index=False,
                 null=True,
                 on_delete=django.db.models.deletion.PROTECT,
@@ -98,7 +83,6 @@ class Migration(migrations.Migration):
             model_name="idempotencyrecord",
             name="institution",
             field=models.ForeignKey(
-                db_constraint=False,
                 db_index=False,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="+",
@@ -119,5 +103,4 @@ class Migration(migrations.Migration):
                 name="entry_payment",
             ),
         ),
-        migrations.RunPython(TRIGGERS_AGAIN, migrations.RunPython.noop),
     ]

@@ -117,13 +117,11 @@ DROP FUNCTION IF EXISTS billing_charges_post_answer(bigint, text, text, timestam
 
 
 def create_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTIONS, params=None)
+    schema_editor.execute(FUNCTIONS, params=None)
 
 
 def drop_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+    schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

@@ -14,6 +14,7 @@ from accounts.models import (
     SigningChannel,
 )
 from accounts.services import PatientDetails
+from billing.credit import credit_limits_recompute
 from creditcare.errors import DomainError
 from tests.factories import PatientFactory, resident_id
 
@@ -236,7 +237,7 @@ def test_staff_limit_change_is_recorded_and_outranks_the_policy(signed_patient, 
     line.refresh_from_db()
     assert line.limit == Decimal("800.00")
     # The nightly recomputation leaves a staff decision alone.
-    services.credit_limits_recompute(patient=signed_patient.patient)
+    credit_limits_recompute(patient=signed_patient.patient)
     line.refresh_from_db()
     assert line.limit == Decimal("800.00")
     # The limit always equals the latest change in its history.

@@ -8,9 +8,9 @@ from accounts.models import AgreementEvent, AgreementStatus, CreditAgreement, Pa
 from accounts.services import PatientDetails
 from creditcare.errors import DomainError
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory, resident_id
-from tests.threads import postgres_only, run_together
+from tests.threads import run_together
 
-pytestmark = [pytest.mark.django_db(transaction=True), postgres_only]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_two_windows_sign_up_the_same_card_at_once():

@@ -120,7 +120,7 @@ def test_csv_import_with_a_bad_line_imports_nothing(tmp_path):
 
 
 def test_nightly_recompute_uses_the_latest_score(signed_patient):
-    from accounts.tasks import recompute_credit_limits
+    from billing.tasks import recompute_credit_limits
 
     CreditScore.objects.create(
         citizen_card=signed_patient.patient.citizen_card, score=860, source="csv"

@@ -11,9 +11,9 @@ from billing.models import Charge, ChargeVoid, CreditEntry, IdempotencyRecord
 from billing.selectors import credit_used_from_entries
 from tests.conftest import His, charge_body
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
-from tests.threads import postgres_only, run_together
+from tests.threads import run_together
 
-pytestmark = [pytest.mark.django_db(transaction=True), postgres_only]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

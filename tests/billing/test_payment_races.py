@@ -11,9 +11,9 @@ from billing.models import BillStatus, CreditEntry, PaymentLink, PaymentStatus, 
 from billing.payments import payment_notified, payment_start, payment_take_at_window
 from billing.selectors import credit_used_from_entries
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
-from tests.threads import postgres_only, run_together
+from tests.threads import run_together
 
-pytestmark = [pytest.mark.django_db(transaction=True), postgres_only]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _closed_visit_link() -> PaymentLink:

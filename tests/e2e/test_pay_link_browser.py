@@ -22,14 +22,12 @@ from accounts import services as account_services
 from billing import services
 from notifications.models import SmsMessage, VerificationCode
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
-from tests.threads import postgres_only
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "e2e"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    postgres_only,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(), reason="needs chromium (apt-get install chromium)"
     ),

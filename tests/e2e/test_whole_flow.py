@@ -7,7 +7,6 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from accounts import services as account_services
@@ -19,12 +18,10 @@ from tests.billing.test_api import settlement
 from tests.conftest import His
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 from tests.fake_http import Answer, FakeServer
-from tests.threads import postgres_only, wait_for
+from tests.threads import wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    postgres_only,
-    pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (REDIS_URL)"),
 ]
 
 
@@ -47,7 +44,7 @@ def twilio(settings):
         yield sent
 
 
-def test_close_to_paid_with_a_real_worker_and_twilio(twilio, celery_worker_on_redis):
+def test_close_to_paid_with_a_real_worker_and_twilio(twilio, celery_worker):
     hospital = InstitutionFactory(name="第一人民医院")
     patient = PatientFactory(phone="+8613812345678")
     account_services.agreement_sign(

@@ -5,9 +5,9 @@ import pytest
 from creditcare.errors import DomainError
 from notifications.codes import code_check, code_send
 from notifications.models import SmsMessage, VerificationCode
-from tests.threads import postgres_only, run_together
+from tests.threads import run_together
 
-pytestmark = [pytest.mark.django_db(transaction=True), postgres_only]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE = "+8613812345678"
 

@@ -3,22 +3,19 @@
 import time
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 
 from notifications.backends import locmem
 from notifications.models import SmsMessage, SmsStatus
 from notifications.services import sms_queue
-from tests.threads import postgres_only, wait_for
+from tests.threads import wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    postgres_only,  # transactional tests flush with DELETE on SQLite, which the triggers refuse
-    pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (REDIS_URL)"),
 ]
 
 
-def test_the_worker_sends_after_commit_exactly_once(celery_worker_on_redis):
+def test_the_worker_sends_after_commit_exactly_once(celery_worker):
     from celery.worker import state
 
     locmem.outbox.clear()

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts.models import AgreementStatus, Patient
-from accounts.services import credit_limits_recompute
+from billing.credit import credit_limits_recompute
 from creditcare.batching import ProgressBar
 
 

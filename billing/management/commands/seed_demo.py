@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.demo import seed_demo
+from billing.demo import seed_overdue_bill
 
 
 class Command(BaseCommand):
@@ -13,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args, **options):
-        summary = seed_demo()
+        summary = seed_demo(overdue_bill=seed_overdue_bill)
         if options["json"]:
             self.stdout.write(
                 json.dumps(

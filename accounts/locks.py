@@ -1,0 +1,25 @@
+"""Row locks of accounts: a patient's credit lines, then their agreement.
+
+Every service that moves credit takes its locks in one order, so two of them never wait on
+each other: credit line, visit, bill, payment, refund (``billing.locks`` holds the rest).
+A patient's lines are locked together, in primary-key order. An agreement's transitions
+lock the lines first, so no charge lands on credit while the agreement's state is decided.
+Call these inside ``transaction.atomic``.
+"""
+
+from accounts.models import CreditAgreement, CreditLine
+
+
+def credit_lines_lock(*, patient_id: int) -> list[CreditLine]:
+    """Lock all of a patient's credit lines (none yet before they sign)."""
+    return list(CreditLine.objects.select_for_update().filter(patient_id=patient_id).order_by("pk"))
+
+
+def credit_line_lock(*, pk: int) -> CreditLine:
+    return CreditLine.objects.select_for_update().get(pk=pk)
+
+
+def agreement_lock(*, patient_id: int) -> CreditAgreement:
+    """Lock a patient's credit lines, then their agreement."""
+    credit_lines_lock(patient_id=patient_id)
+    return CreditAgreement.objects.select_for_update().get(patient_id=patient_id)

@@ -1,0 +1,81 @@
+"""Row locks of billing, in the one order every service takes them:
+
+    credit line -> visit -> bill -> payment -> refund -> collection case
+
+The credit line comes first because every decision about credit (a charge, a close, a
+payment, a write-off) reads what it has available, and ``accounts.locks`` locks the same
+lines before an agreement changes state. Each helper locks what comes before its row in the
+order too, so a service names the last row it needs and gets the chain. Call these inside
+``transaction.atomic``.
+"""
+
+from accounts.locks import credit_line_lock, credit_lines_lock
+from accounts.models import CreditLine, Institution
+from billing.models import Bill, CaseStatus, CollectionCase, Payment, Refund, Visit
+
+__all__ = [
+    "bill_lock",
+    "collection_case_lock",
+    "credit_line_lock",
+    "credit_lines_lock",
+    "open_case_lock",
+    "payment_lock",
+    "refund_lock",
+    "visit_lock",
+]
+
+
+def visit_lock(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit] | None:
+    """Lock the visit's credit line, then the visit; ``None`` if ``institution`` has no such
+    visit."""
+    line = (
+        CreditLine.objects.select_for_update(of=("self",))
+        .filter(visits__pk=visit_id, visits__institution=institution)
+        .first()
+    )
+    if line is None:
+        return None
+    visit = Visit.objects.select_for_update().get(pk=visit_id)
+    visit.credit_line = line
+    return line, visit
+
+
+def bill_lock(*, bill_id: int) -> tuple[CreditLine, Bill]:
+    """Lock the bill's credit line, then the bill."""
+    line_id = Bill.objects.values_list("credit_line_id", flat=True).get(pk=bill_id)
+    line = credit_line_lock(pk=line_id)
+    bill = Bill.objects.select_for_update().get(pk=bill_id)
+    bill.credit_line = line
+    return line, bill
+
+
+def payment_lock(*, payment_id: int) -> tuple[CreditLine, Bill, Payment]:
+    """Lock the payment's credit line and bill, then the payment."""
+    bill_id = Payment.objects.values_list("bill_id", flat=True).get(pk=payment_id)
+    line, bill = bill_lock(bill_id=bill_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    payment.bill = bill
+    return line, bill, payment
+
+
+def refund_lock(*, refund_id: int) -> tuple[CreditLine, Bill, Payment, Refund]:
+    """Lock the refund's credit line, bill and payment, then the refund."""
+    payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+    line, bill, payment = payment_lock(payment_id=payment_id)
+    refund = Refund.objects.select_for_update().get(pk=refund_id)
+    refund.payment = payment
+    return line, bill, payment, refund
+
+
+def collection_case_lock(*, case_id: int) -> CollectionCase:
+    """Lock a collection case; a service that also moves money locks those rows first."""
+    return CollectionCase.objects.select_for_update().get(pk=case_id)
+
+
+def open_case_lock(*, patient_id: int) -> CollectionCase | None:
+    """Lock the patient's open collection case, if there is one."""
+    return (
+        CollectionCase.objects.select_for_update()
+        .filter(patient_id=patient_id, status=CaseStatus.OPEN)
+        .first()
+    )
