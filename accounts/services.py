@@ -148,19 +148,9 @@ def agreement_sign(
         )
 
 
-def _agreement_sign(
-    *,
-    patient: Patient,
-    institution: Institution,
-    channel: str,
-    actor: User | None,
-    score: int | None,
-) -> CreditAgreement:
-    credit_lines_lock(patient_id=patient.pk)  # if any yet
+def _online_signing_check(*, patient: Patient, score: int | None) -> None:
     policy = CreditPolicy.current().params()
-    if channel == SigningChannel.ONLINE and not online_signing_allowed(
-        policy, resident=patient.resident_of_region, score=score
-    ):
+    if not online_signing_allowed(policy, resident=patient.resident_of_region, score=score):
         raise DomainError(
             "score_below_floor",
             _(
@@ -170,6 +160,19 @@ def _agreement_sign(
             % {"floor": policy.score_floor},
             {"score_floor": policy.score_floor, "score": score},
         )
+
+
+def _agreement_sign(
+    *,
+    patient: Patient,
+    institution: Institution,
+    channel: str,
+    actor: User | None,
+    score: int | None,
+) -> CreditAgreement:
+    credit_lines_lock(patient_id=patient.pk)  # if any yet
+    if channel == SigningChannel.ONLINE:
+        _online_signing_check(patient=patient, score=score)
     agreement_open(patient=patient, institution=institution, channel=channel)
     agreement = agreement_lock(patient_id=patient.pk)
     if agreement.status != AgreementStatus.PENDING:

@@ -7,7 +7,8 @@ Run by hand (never in `make test`), from the repository root:
 It creates (or reuses) the databases `creditcare_bench` and `pgbench_creditcare` on the
 PostgreSQL of BENCH_PG (default postgres://postgres@127.0.0.1:5432), migrates, seeds
 patients, vacuums and analyses both databases, starts gunicorn with the production
-configuration (creditcare/gunicorn.conf.py), then for each client count posts charges from a
+configuration (creditcare/gunicorn.conf.py) and the API's settings
+(creditcare/settings_api.py), then for each client count posts charges from a
 second process (this one) for a fixed time: every request a new charge with a unique
 Idempotency-Key, API key authentication on. Before the clock starts it opens one new
 outpatient visit per seeded patient through the API and deals them out among the clients;
@@ -17,7 +18,11 @@ In the same run it runs pgbench's built-in tpcb-like at the same client count (-
 duration), the two taking turns in slices (--slices, 5 of 2 s by default) so that the
 machine's ups and downs fall on both. The last line is
 
-    charges: c=8 ours=<n>/s pgbench=<n>/s ratio=<r> p99=<ms>ms
+    charges: c=8 ours=<n>/s pgbench=<n>/s ratio=<r> p99=<ms>ms statements=<n>
+
+where statements is the number of SQL statements one charge request makes
+(bench/statements.py: authentication and the Idempotency-Key included). The method and the
+current results are in docs/performance.md.
 """
 
 import argparse
@@ -78,6 +83,8 @@ def app_env() -> dict:
         "LOG_LEVEL": "WARNING",
         "CELERY_TASK_ALWAYS_EAGER": "1",  # the visit events: no broker in the bench
         "GUNICORN_BIND": f"{HOST}:{PORT}",
+        # The API as production runs it: its own process and settings (docs/deployment.md).
+        "DJANGO_SETTINGS_MODULE": "creditcare.settings_api",
     }
 
 
@@ -186,7 +193,7 @@ def open_visits(key: str, cards: list[str], clients: int) -> list[list[int]]:
         if status != 201:
             raise SystemExit(f"could not open a visit: {status} {answer.decode()}")
         visits.append(json.loads(answer)["id"])
-    opener.close()  # idle, it would count against a worker's threads (creditcare/workers.py)
+    opener.close()  # idle, it would hold a worker's thread
     return [visits[i::clients] for i in range(clients)]
 
 
@@ -256,6 +263,11 @@ def main() -> None:
     for database in (APP_DB, PGBENCH_DB):
         run("psql", f"{PG}/{database}", "-qc", "VACUUM ANALYZE")
 
+    statements = int(
+        run(PYTHON, "bench/statements.py", seeded["key"], seeded["cards"][0], env=env, capture=True)
+        .strip()
+        .splitlines()[-1]
+    )
     server = start_server(env)
     try:
         key, cards = seeded["key"], seeded["cards"]
@@ -277,9 +289,10 @@ def main() -> None:
             ours, theirs = summary(latencies, elapsed), statistics.mean(tps)
             line = (
                 f"charges: c={clients} ours={ours['rate']:.0f}/s pgbench={theirs:.0f}/s "
-                f"ratio={ours['rate'] / theirs:.2f} p99={ours['p99']:.1f}ms"
+                f"ratio={ours['rate'] / theirs:.2f} p99={ours['p99']:.1f}ms "
+                f"statements={statements}"
             )
-            print(f"{line} p50={ours['p50']:.1f}ms errors={errors}", flush=True)
+            print(f"{line} (p50={ours['p50']:.1f}ms errors={errors})", flush=True)
             lines.append((clients, line))
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -8,7 +8,7 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
-        from billing import overdue  # noqa: F401 - registers the reminders' send check
+        from billing.collections import reminders  # noqa: F401 - registers their send check
         from creditcare.schedule import install_default_schedule
 
         post_migrate.connect(install_default_schedule, sender=self)

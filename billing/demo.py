@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import Institution, Patient
-from billing import services
+from billing.collections.sweep import overdue_sweep
 from billing.models import Visit
-from billing.overdue import overdue_sweep
+from billing.visits import services
 
 
 def seed_overdue_bill(*, patient: Patient, institution: Institution) -> None:

@@ -26,18 +26,22 @@ __all__ = [
 
 
 def visit_lock(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit] | None:
-    """Lock the visit's credit line, then the visit; ``None`` if ``institution`` has no such
-    visit."""
-    line = (
-        CreditLine.objects.select_for_update(of=("self",))
-        .filter(visits__pk=visit_id, visits__institution=institution)
+    """Lock the visit's credit line, then the visit, in one statement; ``None`` if
+    ``institution`` has no such visit.
+
+    Only this function locks visits, always with their line, so no transaction holds a visit
+    without its line. After a wait PostgreSQL returns the latest version of both rows.
+    """
+    visit = (
+        Visit.objects.select_related("credit_line")
+        .select_for_update(of=("credit_line", "self"))
+        .filter(pk=visit_id, institution=institution)
         .first()
     )
-    if line is None:
+    if visit is None:
         return None
-    visit = Visit.objects.select_for_update().get(pk=visit_id)
-    visit.credit_line = line
-    return line, visit
+    visit.institution = institution
+    return visit.credit_line, visit
 
 
 def bill_lock(*, bill_id: int) -> tuple[CreditLine, Bill]:

@@ -3,15 +3,19 @@ import logging
 from celery import shared_task
 
 from accounts.models import AgreementStatus, Patient
+from billing.collections.reminders import reminders_send
+from billing.collections.sweep import overdue_sweep
 from billing.credit import credit_limits_recompute
-from billing.gateways import GatewayError
-from billing.idempotency import idempotency_purge
-from billing.overdue import overdue_sweep, reminders_send
-from billing.payments import payments_settle_pending
-from billing.refunds import refund_send, refunds_resend_pending
+from billing.payments.refunds import refunds_resend_pending, send_refund
+from billing.payments.services import payments_settle_pending
+from billing.visits.idempotency import idempotency_purge
 from creditcare.batching import batched
 
 logger = logging.getLogger(__name__)
+
+# Queued by the refunds service, which defines it (a task beside the service that queues it
+# keeps the two modules free of an import cycle); listed here with the app's other tasks.
+__all__ = ["send_refund"]
 
 
 @shared_task
@@ -31,19 +35,6 @@ def settle_pending_payments() -> int:
     if settled or resent:
         logger.info("settled %d pending payment(s), resent %d refund(s)", settled, resent)
     return settled
-
-
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(GatewayError,),
-    retry_backoff=60,  # 60 s, 120 s, 240 s, ... with jitter
-    retry_backoff_max=3600,
-    max_retries=None,  # refund_send gives up after REFUND_MAX_ATTEMPTS
-)
-def send_refund(self, refund_id: int) -> str:
-    """Ask the channel for one refund; a retried or doubled task refunds once."""
-    return refund_send(refund_id=refund_id).status
 
 
 @shared_task

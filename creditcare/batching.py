@@ -1,11 +1,13 @@
 """Working through many rows: in batches, with a progress bar for commands run by hand."""
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TextIO, TypeVar
 
 T = TypeVar("T")
+
+Progress = Callable[[int, int], None]  # (done, total): how far a long job is
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -220,7 +220,7 @@ WECHAT_PUBLIC_KEY = env.str("WECHAT_PUBLIC_KEY", default="", multiline=True)
 WECHAT_PUBLIC_KEY_ID = env.str("WECHAT_PUBLIC_KEY_ID", default="")
 WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.mch.weixin.qq.com")
 PAYMENT_GATEWAY_TIMEOUT = env.int("PAYMENT_GATEWAY_TIMEOUT", default=10)
-# The sandbox channel's bad days, for demonstrations and tests (see billing/gateways/sandbox.py).
+# The sandbox channel's bad days, for demonstrations and tests (billing/payments/gateways/).
 SANDBOX_REFUNDS_FAIL = env.bool("SANDBOX_REFUNDS_FAIL", default=False)
 SANDBOX_UNREACHABLE = env.bool("SANDBOX_UNREACHABLE", default=False)
 
@@ -241,12 +241,12 @@ REPAYMENT_LOOKBACK_DAYS = env.int("REPAYMENT_LOOKBACK_DAYS", default=365)
 # --- The HIS API ------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.visits.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["billing.api.errors.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["billing.visits.api.errors.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "billing.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "billing.visits.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views import defaults
 from django.views.generic import RedirectView
 
-from billing.api.errors import api_not_found, api_server_error
+from billing.visits.api.errors import api_not_found, api_server_error
 from notifications.views import twilio_status
 
 API_PREFIX = "/api/"
@@ -15,10 +15,10 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
-    path("api/v1/", include("billing.api.urls")),  # first: most requests are the HIS's
+    path("api/v1/", include("billing.visits.api.urls")),  # first: most requests are the HIS's
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
-    path("", include("billing.pay.urls")),
+    path("", include("billing.payments.pages.urls")),
     path("sms/twilio/status/", twilio_status, name="twilio-status"),
     path("healthz", health, name="health"),
 ]

@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -56,8 +57,6 @@ def sms_queue(
         defaults={"to": str(to), "template": template, "body": body, "language": language},
     )
     if created:
-        from notifications.tasks import send_sms
-
         # robust: a broker hiccup must not fail the request; the sweep sends it later.
         transaction.on_commit(lambda: send_sms.delay(message.pk), robust=True)
     return message
@@ -126,7 +125,6 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
     * ``queued`` too long (the task was never enqueued: the broker was down at commit, or
       the task was lost): sent again (the claim makes a duplicate task harmless).
     """
-    from notifications.tasks import send_sms
 
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.SMS_STUCK_SECONDS)
@@ -202,3 +200,18 @@ def sms_delivery_report(*, provider_message_id: str, provider_status: str, error
             message.last_error = error or f"provider status {provider_status}"
         message.save(update_fields=["status", "delivered_at", "last_error"])
     return True
+
+
+# Defined beside the service that queues it (no import cycle), under the name it always had.
+@shared_task(
+    name="notifications.tasks.send_sms",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(TransientSmsError,),
+    retry_backoff=30,  # 30 s, 60 s, 120 s, ... with jitter
+    retry_backoff_max=1800,
+    max_retries=None,  # sms_send gives up after SMS_MAX_ATTEMPTS
+)
+def send_sms(self, message_id: int) -> str:
+    """Send one message; a duplicate or retried task finds it claimed or sent and does nothing."""
+    return sms_send(message_id=message_id).status

@@ -14,8 +14,6 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from billing.gateways import GatewayError, get_gateway
-from billing.gateways.alipay import AlipayGateway, parse_statement
 from billing.models import (
     BillStatus,
     Payment,
@@ -24,8 +22,10 @@ from billing.models import (
     Refund,
     RefundStatus,
 )
-from billing.payments import payments_settle_pending
-from billing.refunds import refund_request, refund_send
+from billing.payments.gateways import GatewayError, get_gateway
+from billing.payments.gateways.alipay import AlipayGateway, parse_statement
+from billing.payments.refunds import refund_request, refund_send
+from billing.payments.services import payments_settle_pending
 from notifications.models import SmsMessage
 from tests.billing.alipay_fake import (
     ALIPAY,
@@ -222,7 +222,7 @@ def test_forged_or_foreign_notifications_are_refused_and_change_nothing(
         else:
             fields[name] = value
 
-    with caplog.at_level(logging.WARNING, logger="billing.pay.views"):
+    with caplog.at_level(logging.WARNING, logger="billing.payments.pages.views"):
         response = notify(verified, fields)
 
     assert (response.status_code, response.content) == (400, b"fail")

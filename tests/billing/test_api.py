@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import CreditLine
+from billing.ledger import credit_used_from_entries
 from billing.models import Bill, Charge, CreditEntry, CreditEntryKind, Visit
-from billing.selectors import credit_used_from_entries
 from creditcare.money import money_sum
 from notifications.backends import locmem
 from notifications.models import SmsMessage

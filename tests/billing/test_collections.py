@@ -10,7 +10,10 @@ import time_machine
 from django.core.exceptions import PermissionDenied
 
 from accounts.models import AgreementStatus
-from billing import collections
+from billing.collections import cases
+from billing.collections.reminders import reminders_send
+from billing.collections.sweep import overdue_sweep
+from billing.ledger import credit_used_from_entries
 from billing.models import (
     BillStatus,
     CaseEventKind,
@@ -20,8 +23,6 @@ from billing.models import (
     Instalment,
     PromiseStatus,
 )
-from billing.overdue import overdue_sweep, reminders_send
-from billing.selectors import credit_used_from_entries
 from creditcare.errors import DomainError
 from notifications.models import SmsMessage
 from tests.billing.paying import sent_code
@@ -57,7 +58,7 @@ def test_a_case_opens_at_seven_days_overdue_and_closes_when_paid(bill):
         assert overdue_sweep().cases_opened == 0  # one open case per patient
     case = CollectionCase.objects.get()
     assert (case.overdue_amount, case.oldest_due_at) == (Decimal("90.00"), bill.due_at)
-    assert collections.bucket_of(7) == "1-7"
+    assert cases.bucket_of(7) == "1-7"
     with time_machine.travel(DAY_7 + dt.timedelta(hours=2), tick=False):
         pay(bill)
     case.refresh_from_db()
@@ -74,8 +75,8 @@ def test_priority_grows_with_age_and_amount(his, card, bill):
         overdue_sweep()
     case.refresh_from_db()
     assert case.priority == first + 30  # 10 per day
-    assert collections.case_priority(amount=Decimal("500"), days=1, on_top=False) > (
-        collections.case_priority(amount=Decimal("50"), days=1, on_top=False)
+    assert cases.case_priority(amount=Decimal("500"), days=1, on_top=False) > (
+        cases.case_priority(amount=Decimal("50"), days=1, on_top=False)
     )
 
 
@@ -83,12 +84,12 @@ def test_priority_grows_with_age_and_amount(his, card, bill):
     ("days", "bucket"), [(1, "1-7"), (8, "8-30"), (31, "31-60"), (90, "61-90"), (91, ">90")]
 )
 def test_buckets(days, bucket):
-    assert collections.bucket_of(days) == bucket
+    assert cases.bucket_of(days) == bucket
 
 
 def test_a_kept_promise(case, bill, collector):
     with time_machine.travel(DAY_7 + dt.timedelta(hours=1), tick=False):
-        promise = collections.case_promise(
+        promise = cases.case_promise(
             case=case, actor=collector, promised_date=dt.date(2026, 3, 13), amount=Decimal("90")
         )
     with time_machine.travel(dt.datetime(2026, 3, 13, 9, tzinfo=CHINA), tick=False):
@@ -101,7 +102,7 @@ def test_a_kept_promise(case, bill, collector):
 
 def test_a_broken_promise_puts_the_case_on_top_the_day_after(case, his, card, collector):
     with time_machine.travel(DAY_7 + dt.timedelta(hours=1), tick=False):
-        promise = collections.case_promise(
+        promise = cases.case_promise(
             case=case, actor=collector, promised_date=dt.date(2026, 3, 12), amount=Decimal("50")
         )
     with time_machine.travel(dt.datetime(2026, 3, 12, 23, 0, tzinfo=CHINA), tick=False):
@@ -115,14 +116,14 @@ def test_a_broken_promise_puts_the_case_on_top_the_day_after(case, his, card, co
     case.refresh_from_db()
     assert promise.status == PromiseStatus.BROKEN
     assert case.on_top_since == dt.date(2026, 3, 13)
-    assert case.priority >= collections.ON_TOP
+    assert case.priority >= cases.ON_TOP
     # The next action by an agent gives it back its normal place.
     with time_machine.travel(dt.datetime(2026, 3, 13, 9, tzinfo=CHINA), tick=False):
-        collections.case_log_contact(
+        cases.case_log_contact(
             case=case, actor=collector, channel="call", outcome="reached", note="pays Friday"
         )
     case.refresh_from_db()
-    assert case.on_top_since is None and case.priority < collections.ON_TOP
+    assert case.on_top_since is None and case.priority < cases.ON_TOP
     assert kinds(case)[-2:] == [CaseEventKind.PROMISE_BROKEN, CaseEventKind.CONTACT]
 
 
@@ -134,7 +135,7 @@ def test_a_promise_must_be_sensible(case, collector):
             (dt.date(2026, 3, 20), "90.01", "promise_amount"),
         ]:
             with pytest.raises(DomainError) as refused:
-                collections.case_promise(
+                cases.case_promise(
                     case=case, actor=collector, promised_date=date, amount=Decimal(amount)
                 )
             assert refused.value.code == code
@@ -143,7 +144,7 @@ def test_a_promise_must_be_sensible(case, collector):
 
 def _plan(case, bill, collector):
     with time_machine.travel(DAY_7 + dt.timedelta(hours=1), tick=False):
-        return collections.case_plan(
+        return cases.case_plan(
             case=case,
             actor=collector,
             bill=bill,
@@ -214,7 +215,7 @@ def test_the_whole_bill_can_still_be_paid_at_once_and_a_plan_must_add_up(
 ):
     with time_machine.travel(DAY_7 + dt.timedelta(hours=1), tick=False):
         with pytest.raises(DomainError) as refused:
-            collections.case_plan(
+            cases.case_plan(
                 case=case,
                 actor=collector,
                 bill=bill,
@@ -235,9 +236,9 @@ def test_the_whole_bill_can_still_be_paid_at_once_and_a_plan_must_add_up(
 def test_a_disputed_case_gets_no_reminders_until_resolved(case, collector):
     SmsMessage.objects.filter(template="bill_reminder").delete()
     with time_machine.travel(DUE + dt.timedelta(days=14, hours=-1), tick=False):  # 09:00
-        collections.case_dispute(case=case, actor=collector, disputed=True, note="says paid cash")
+        cases.case_dispute(case=case, actor=collector, disputed=True, note="says paid cash")
         assert reminders_send() == 0
-        collections.case_dispute(case=case, actor=collector, disputed=False, note="checked")
+        cases.case_dispute(case=case, actor=collector, disputed=False, note="checked")
         assert reminders_send() == 1
     assert kinds(case)[-2:] == [CaseEventKind.DISPUTED, CaseEventKind.DISPUTE_RESOLVED]
 
@@ -247,10 +248,10 @@ def test_only_finance_writes_off_and_the_amount_stays_in_the_record(
 ):
     with time_machine.travel(DAY_7 + dt.timedelta(hours=1), tick=False):
         with pytest.raises(PermissionDenied):
-            collections.bill_write_off(bill=bill, actor=collector, reason="uncollectable")
+            cases.bill_write_off(bill=bill, actor=collector, reason="uncollectable")
         bill.refresh_from_db()
         assert bill.status == BillStatus.OVERDUE
-        collections.bill_write_off(bill=bill, actor=finance_officer, reason="deceased")
+        cases.bill_write_off(bill=bill, actor=finance_officer, reason="deceased")
     bill.refresh_from_db()
     case.refresh_from_db()
     assert (bill.status, bill.written_off_amount) == (BillStatus.WRITTEN_OFF, Decimal("90.00"))
@@ -272,8 +273,8 @@ def test_only_finance_writes_off_and_the_amount_stays_in_the_record(
 
 def test_resending_the_link_sends_one_sms_per_overdue_bill(case, bill, collector):
     with time_machine.travel(DAY_7 + dt.timedelta(hours=1), tick=False):
-        assert collections.case_resend_links(case=case, actor=collector) == 1
-        assert collections.case_resend_links(case=case, actor=collector) == 1  # asked twice
+        assert cases.case_resend_links(case=case, actor=collector) == 1
+        assert cases.case_resend_links(case=case, actor=collector) == 1  # asked twice
     sent = SmsMessage.objects.filter(dedup_key__startswith="case-link:")
     assert sent.count() == 2 and bill.payment_link.token in sent.first().body
     assert kinds(case).count(CaseEventKind.LINK_RESENT) == 2
@@ -283,7 +284,7 @@ def test_actions_on_a_closed_case_are_refused(case, bill, collector):
     with time_machine.travel(DAY_7 + dt.timedelta(hours=1), tick=False):
         pay(bill)
         with pytest.raises(DomainError) as refused:
-            collections.case_escalate(case=case, actor=collector, note="late")
+            cases.case_escalate(case=case, actor=collector, note="late")
     assert refused.value.code == "case_closed"
 
 
@@ -301,9 +302,9 @@ def test_a_plan_kept_to_lowers_the_case_until_an_instalment_is_late(case, bill, 
 
 def test_cases_go_to_collection_staff_only(case, collector, window_clerk):
     with pytest.raises(DomainError) as refused:
-        collections.case_assign(case=case, agent=window_clerk, actor=collector)
+        cases.case_assign(case=case, agent=window_clerk, actor=collector)
     assert refused.value.code == "not_an_agent"
-    collections.case_assign(case=case, agent=collector, actor=collector)
+    cases.case_assign(case=case, agent=collector, actor=collector)
     case.refresh_from_db()
     assert case.assigned_to == collector
 
@@ -313,12 +314,12 @@ def test_resending_an_expired_link_makes_it_work_again(case, bill, collector, cl
     later = link.expires_at + dt.timedelta(days=1)
     with time_machine.travel(later, tick=False):
         assert client.get(f"/p/{link.token}").status_code == 410
-        collections.case_resend_links(case=case, actor=collector)
+        cases.case_resend_links(case=case, actor=collector)
         assert client.get(f"/p/{link.token}").status_code == 200
 
 
 def test_money_at_the_window_covers_instalments_in_order(case, bill, collector, window_clerk):
-    from billing.payments import payment_take_at_window
+    from billing.payments.services import payment_take_at_window
 
     plan = _plan(case, bill, collector)
     first = plan.instalments.get(number=1)

@@ -10,7 +10,8 @@ import time_machine
 from django.urls import reverse
 
 from accounts import roles, services
-from billing import collections
+from billing.collections import cases
+from billing.collections.sweep import overdue_sweep
 from billing.models import (
     Bill,
     BillStatus,
@@ -22,8 +23,7 @@ from billing.models import (
     PaymentPlan,
     PromiseToPay,
 )
-from billing.overdue import overdue_sweep
-from billing.services import payment_link_url
+from billing.payments.links import payment_link_url
 from notifications.models import SmsMessage
 from tests.billing.test_overdue import CHINA, bill_closed_at, pay
 from tests.conftest import logged_in
@@ -125,7 +125,7 @@ def test_the_queue_lists_open_cases_highest_priority_first(desk, collector_clien
 
 
 def test_a_broken_promise_puts_the_case_on_top_of_the_queue(desk, collector):
-    collections.case_promise(
+    cases.case_promise(
         case=desk.case(desk.ann), actor=collector, promised_date=TODAY, amount=Decimal("10")
     )
     with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
@@ -171,7 +171,7 @@ def test_the_institution_filter(desk, collector_client, hospital, outsider_his):
 def test_the_agent_filter(desk, collector, collector_client, hospital):
     other = StaffFactory(username="other", institution=hospital, role=roles.COLLECTION_STAFF)
     collector_client.post(act_url(desk.case(desk.ann), "take"))
-    collections.case_assign(case=desk.case(desk.cat), agent=other, actor=other)
+    cases.case_assign(case=desk.case(desk.cat), agent=other, actor=other)
 
     assert queue_names(collector_client, "?agent=mine") == [desk.ann.name]
     assert queue_names(collector_client, "?agent=none") == ["Bob"]
@@ -181,13 +181,13 @@ def test_the_agent_filter(desk, collector, collector_client, hospital):
 
 
 def test_the_promise_filters(desk, collector):
-    collections.case_promise(
+    cases.case_promise(
         case=desk.case(desk.ann), actor=collector, promised_date=TODAY, amount=Decimal("10")
     )
     tomorrow = NOW + dt.timedelta(days=1)
     with time_machine.travel(tomorrow, tick=False):
         overdue_sweep()  # Ann's promise: broken
-        collections.case_promise(
+        cases.case_promise(
             case=desk.case(desk.bob),
             actor=collector,
             promised_date=tomorrow.date(),
@@ -226,7 +226,7 @@ def test_the_queue_pages_by_fifty(his, hospital, window_clerk, collector_client)
 
 def test_the_case_page_shows_bills_links_and_history(desk, collector, collector_client):
     case = desk.case(desk.bob)
-    collections.case_log_contact(case=case, actor=collector, channel="call", outcome="no answer")
+    cases.case_log_contact(case=case, actor=collector, channel="call", outcome="no answer")
     page = collector_client.get(case_url(case)).content.decode()
 
     # The agent calls from this page: the phone in full (identity numbers stay hidden).
@@ -337,7 +337,7 @@ def test_only_collection_staff_can_be_assigned(desk, collector_client, finance_o
 
 def test_resolving_a_dispute(desk, collector, collector_client):
     case = desk.case(desk.bob)
-    collections.case_dispute(case=case, actor=collector, disputed=True, note="wrong amount")
+    cases.case_dispute(case=case, actor=collector, disputed=True, note="wrong amount")
     page = collector_client.get(case_url(case)).content.decode()
     assert "Resolve the dispute" in page and 'id="action-dispute"' not in page
     collector_client.post(act_url(case, "resolve"), {"resolve-note": "hospital confirmed"})
@@ -378,7 +378,7 @@ def test_a_payment_plan_from_the_case_page(desk, collector, collector_client):
 
 def test_a_paid_instalment_shows_as_paid(desk, collector, collector_client):
     case = desk.case(desk.bob)
-    plan = collections.case_plan(
+    plan = cases.case_plan(
         case=case,
         actor=collector,
         bill=desk.bob_bill,
@@ -504,7 +504,7 @@ def figure(page: str, element_id: str) -> str:
 
 
 def test_the_overview_by_bucket_and_agent(desk, collector, collector_client):
-    collections.case_assign(case=desk.case(desk.ann), agent=collector, actor=collector)
+    cases.case_assign(case=desk.case(desk.ann), agent=collector, actor=collector)
     page = collector_client.get(OVERVIEW).content.decode()
 
     rows = re.findall(

@@ -7,8 +7,8 @@ import pytest
 
 from accounts import services as account_services
 from accounts.models import CreditLine
+from billing.ledger import credit_used_from_entries
 from billing.models import Charge, ChargeVoid, CreditEntry, IdempotencyRecord
-from billing.selectors import credit_used_from_entries
 from tests.conftest import His, charge_body
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 from tests.threads import run_together
@@ -126,7 +126,7 @@ def test_a_retry_while_the_first_attempt_runs_gets_409_then_the_replay(setup):
 
     from django.db import connection, transaction
 
-    from billing.idempotency import idempotency_begin, request_fingerprint
+    from billing.visits.idempotency import idempotency_begin, request_fingerprint
 
     hospital, key, patient = setup
     his = his_for(hospital, key)

@@ -12,8 +12,6 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from billing.gateways import GatewayError
-from billing.gateways.sandbox import SandboxGateway
 from billing.models import (
     BillStatus,
     PaymentNotification,
@@ -23,13 +21,15 @@ from billing.models import (
     SandboxRefund,
     SandboxTrade,
 )
-from billing.payments import payments_settle_pending
-from billing.refunds import (
+from billing.payments.gateways import GatewayError
+from billing.payments.gateways.sandbox import SandboxGateway
+from billing.payments.refunds import (
     refund_pay_out,
     refund_request,
     refund_send,
     refunds_resend_pending,
 )
+from billing.payments.services import payments_settle_pending
 from billing.tasks import settle_pending_payments
 from creditcare.errors import DomainError
 from notifications.models import SmsMessage

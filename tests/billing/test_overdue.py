@@ -11,10 +11,11 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from accounts.models import AgreementEvent, AgreementStatus, CreditLimitChange
-from billing.gateways.sandbox import SandboxGateway
+from billing.collections.reminders import reminders_send
+from billing.collections.sweep import overdue_sweep
 from billing.models import Bill, BillStatus, PaymentLink
-from billing.overdue import overdue_sweep, reminders_send
-from billing.payments import payment_notified, payment_start
+from billing.payments.gateways.sandbox import SandboxGateway
+from billing.payments.services import payment_notified, payment_start
 from billing.tasks import send_reminders, sweep_overdue
 from notifications.models import SmsMessage, SmsStatus
 from notifications.services import sms_send

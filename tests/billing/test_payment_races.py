@@ -5,11 +5,11 @@ from decimal import Decimal
 import pytest
 
 from accounts import services as account_services
-from billing import services
-from billing.gateways.sandbox import SandboxGateway
+from billing.ledger import credit_used_from_entries
 from billing.models import BillStatus, CreditEntry, PaymentLink, PaymentStatus, RefundStatus
-from billing.payments import payment_notified, payment_start, payment_take_at_window
-from billing.selectors import credit_used_from_entries
+from billing.payments.gateways.sandbox import SandboxGateway
+from billing.payments.services import payment_notified, payment_start, payment_take_at_window
+from billing.visits import services
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 from tests.threads import run_together
 

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from billing.gateways.sandbox import SandboxGateway
 from billing.models import (
     BillStatus,
     CreditEntry,
@@ -15,6 +14,7 @@ from billing.models import (
     RefundStatus,
     SandboxRefund,
 )
+from billing.payments.gateways.sandbox import SandboxGateway
 from notifications.models import SmsMessage
 from tests.billing.paying import start
 from tests.billing.test_api import assert_credit_consistent, outpatient

@@ -16,9 +16,9 @@ from hypothesis.stateful import (
 
 from accounts import services as account_services
 from accounts.models import CreditLine
-from billing import services
+from billing.ledger import credit_used_from_entries
 from billing.models import BILL_OWED, Bill, Charge, Visit, VisitStatus
-from billing.selectors import credit_used_from_entries
+from billing.visits import services
 from creditcare.errors import DomainError
 from creditcare.money import money_sum
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory

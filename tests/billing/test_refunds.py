@@ -15,8 +15,8 @@ from billing.models import (
     RefundStatus,
     SandboxRefund,
 )
-from billing.payments import invoice_mark_printed, payment_take_at_window
-from billing.refunds import refund_pay_out
+from billing.payments.refunds import refund_pay_out
+from billing.payments.services import invoice_mark_printed, payment_take_at_window
 from creditcare.errors import DomainError
 from notifications.models import SmsMessage
 from tests.billing.paying import press, start
@@ -200,8 +200,8 @@ def test_a_refund_in_its_backoff_is_not_asked_again_by_the_sweep(paid):
     from django.test import override_settings
     from django.utils import timezone
 
-    from billing.gateways import GatewayError
-    from billing.refunds import refund_request, refund_send, refunds_resend_pending
+    from billing.payments.gateways import GatewayError
+    from billing.payments.refunds import refund_request, refund_send, refunds_resend_pending
 
     with time_machine.travel(timezone.now(), tick=False) as clock:
         refund = refund_request(payment=paid, amount=Decimal("5"), reason="t", actor="t")

@@ -16,8 +16,6 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from billing.gateways import GatewayError, channels_offered
-from billing.gateways.wechat import WechatGateway, fen, parse_trade_bill, yuan
 from billing.models import (
     BillStatus,
     Payment,
@@ -26,8 +24,10 @@ from billing.models import (
     Refund,
     RefundStatus,
 )
-from billing.payments import payments_settle_pending
-from billing.refunds import refund_request, refund_send
+from billing.payments.gateways import GatewayError, channels_offered
+from billing.payments.gateways.wechat import WechatGateway, fen, parse_trade_bill, yuan
+from billing.payments.refunds import refund_request, refund_send
+from billing.payments.services import payments_settle_pending
 from notifications.models import SmsMessage
 from tests.billing.wechat_fake import APPID, MCHID, PUBLIC_KEY_ID, WechatPayFake, rsa_key
 from tests.fake_http import FakeServer
@@ -171,7 +171,7 @@ def test_a_notification_that_does_not_check_out_is_refused_and_changes_nothing(
     payment, _url = start(verified, link)
     wechat.pay(payment.out_trade_no)
 
-    with caplog.at_level(logging.WARNING, logger="billing.pay.views"):
+    with caplog.at_level(logging.WARNING, logger="billing.payments.pages.views"):
         response = notify(verified, *forgery(wechat, payment.out_trade_no))
 
     assert response.status_code == 400

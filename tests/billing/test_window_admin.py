@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import BillStatus, PaymentStatus, Refund, RefundStatus
-from billing.payments import payment_take_at_window
+from billing.payments.services import payment_take_at_window
 from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.db import connections
 from django.utils import timezone
 
 from accounts import services as account_services
-from billing import services
+from billing.visits import services
 from notifications.models import SmsMessage, VerificationCode
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 

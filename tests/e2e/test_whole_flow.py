@@ -11,8 +11,8 @@ from django.test import Client
 
 from accounts import services as account_services
 from accounts.models import CreditLine
-from billing.gateways.sandbox import SandboxGateway
 from billing.models import BillStatus, Payment
+from billing.payments.gateways.sandbox import SandboxGateway
 from notifications.models import SmsMessage, SmsStatus
 from tests.billing.test_api import settlement
 from tests.conftest import His

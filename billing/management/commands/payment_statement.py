@@ -4,8 +4,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing.gateways import GatewayError
-from billing.selectors import statement_check
+from billing.payments.gateways import GatewayError
+from billing.payments.selectors import statement_check
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ import datetime as dt
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from billing.collections.reminders import in_sending_hours, reminders_send
 from billing.management.commands.sweep_overdue import end_of_day
-from billing.overdue import in_sending_hours, reminders_send
 from creditcare.batching import ProgressBar
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from billing.overdue import overdue_sweep
+from billing.collections.sweep import overdue_sweep
 from creditcare.batching import ProgressBar
 
 

@@ -1,0 +1,82 @@
+"""Billing's models, one module per concept; everything is importable from here.
+
+Design overview
+---------------
+* A ``Visit`` is opened by an institution's HIS for a patient with an active agreement, in
+  one pool (outpatient or inpatient); its ``Charge`` lines are held against the visit's
+  credit line (``visits``).
+* Closing a visit records the insurance settlement and turns the hold into a ``Bill`` of
+  the self-pay amount, due after the pool's period (``bills``).
+* A bill is paid through a ``PaymentLink`` by a ``Payment``; money goes back by a
+  ``Refund``; a paid bill has an ``Invoice`` (``payments``).
+* Overdue bills become ``CollectionCase`` work, with promises and payment plans
+  (``collections``).
+* Every movement of credit is a ``CreditEntry`` (append-only, ``ledger``). Stored totals
+  (a line's ``used``, a visit's ``held`` and ``total``) are caches, and the tests recompute
+  them from these rows.
+"""
+
+from billing.models.bills import BILL_OWED, Bill, BillStatus
+from billing.models.collections import (
+    CaseEvent,
+    CaseEventKind,
+    CaseStatus,
+    CollectionCase,
+    ContactChannel,
+    Instalment,
+    PaymentPlan,
+    PromiseStatus,
+    PromiseToPay,
+)
+from billing.models.idempotency import IdempotencyRecord
+from billing.models.ledger import CreditEntry, CreditEntryKind
+from billing.models.payments import (
+    MONEY_TAKEN,
+    Invoice,
+    Payment,
+    PaymentLink,
+    PaymentNotification,
+    PaymentStatus,
+    Refund,
+    RefundMethod,
+    RefundStatus,
+    SandboxRefund,
+    SandboxTrade,
+    WindowMethod,
+)
+from billing.models.visits import MAX_VISIT_TOTAL, Charge, ChargeVoid, Visit, VisitStatus
+
+__all__ = [
+    "BILL_OWED",
+    "MAX_VISIT_TOTAL",
+    "MONEY_TAKEN",
+    "Bill",
+    "BillStatus",
+    "CaseEvent",
+    "CaseEventKind",
+    "CaseStatus",
+    "Charge",
+    "ChargeVoid",
+    "CollectionCase",
+    "ContactChannel",
+    "CreditEntry",
+    "CreditEntryKind",
+    "IdempotencyRecord",
+    "Instalment",
+    "Invoice",
+    "Payment",
+    "PaymentLink",
+    "PaymentNotification",
+    "PaymentPlan",
+    "PaymentStatus",
+    "PromiseStatus",
+    "PromiseToPay",
+    "Refund",
+    "RefundMethod",
+    "RefundStatus",
+    "SandboxRefund",
+    "SandboxTrade",
+    "Visit",
+    "VisitStatus",
+    "WindowMethod",
+]

@@ -1,0 +1,64 @@
+"""The credit ledger: every movement of a credit line is a ``CreditEntry`` (append-only):
+``+`` uses credit, ``-`` releases it. A credit line's ``used`` is the sum of its entries,
+a cache the tests recompute from these rows.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import MONEY, AppendOnlyModel, CreditLine
+from billing.models.bills import Bill
+from billing.models.payments import Payment
+from billing.models.visits import Charge, Visit
+
+
+class CreditEntryKind(models.TextChoices):
+    HOLD = "hold", _("Charge held")
+    RELEASE = "release", _("Charge voided")
+    SETTLE = "settle", _("Visit closed: hold released")
+    BILL = "bill", _("Bill raised")
+    PAYMENT = "payment", _("Bill paid")
+    WRITE_OFF = "write_off", _("Bill written off")
+
+
+class CreditEntry(AppendOnlyModel):
+    """One movement of a credit line: + uses credit, - gives it back. ``used`` is their sum."""
+
+    # Every charge writes an entry, so its indexes are few: (credit_line, id) serves lookups
+    # by line, bill and payment (empty on holds) are indexed only where set, and nothing
+    # looks entries up by visit or charge (neither is ever deleted).
+    credit_line = models.ForeignKey(
+        CreditLine, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
+    kind = models.CharField(max_length=16, choices=CreditEntryKind.choices)
+    amount = models.DecimalField(**MONEY)
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    charge = models.ForeignKey(
+        Charge, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    actor = models.CharField(max_length=100)  # "api-key:<prefix>", "user:<id>", "system"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("credit entry")
+        verbose_name_plural = _("credit entries")
+        indexes = [
+            models.Index(fields=["credit_line", "id"]),
+            models.Index(fields=["bill"], condition=Q(bill__isnull=False), name="entry_bill"),
+            models.Index(
+                fields=["payment"], condition=Q(payment__isnull=False), name="entry_payment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"

@@ -1,0 +1,302 @@
+"""Paying bills: payment links, payments, refunds, the channels' notifications, invoices,
+and the sandbox channel's own books.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from accounts.models import MONEY, AppendOnlyModel
+from billing.models.bills import Bill
+
+
+class PaymentLink(models.Model):
+    """The link in the visit-ended SMS: ``/p/<token>``. The token is 192 random bits and
+    carries no personal data; the link works until the bill is paid or it expires."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="payment_links")
+    # Set for an instalment of a payment plan: the link pays that instalment.
+    instalment = models.OneToOneField(
+        "Instalment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_link",
+    )
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("payment link")
+        verbose_name_plural = _("payment links")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bill"], condition=Q(instalment=None), name="payment_link_one_per_bill"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"link for bill {self.bill_id}"
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What paying through this link pays now."""
+        if self.instalment_id is None:
+            return self.bill.amount_due
+        if self.instalment.paid_at or not self.bill.is_owed:
+            return Decimal("0.00")
+        return min(self.instalment.amount, self.bill.amount_due)
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", _("Created")  # recorded, the patient not yet sent to the channel
+    PENDING = "pending", _("Pending")  # the patient is at the channel's checkout
+    SUCCEEDED = "succeeded", _("Succeeded")  # the channel says the money was taken
+    FAILED = "failed", _("Failed")  # the channel refused it
+    CANCELLED = "cancelled", _("Cancelled")  # the patient gave up
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class WindowMethod(models.TextChoices):
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Bank card")
+    SCAN = "scan", _("Payment code scanned")
+
+
+# A payment that took the patient's money: what a refund can give back from.
+MONEY_TAKEN = [PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
+
+
+class Payment(models.Model):
+    """One attempt to pay a bill through a channel. ``out_trade_no`` is ours (sent to the
+    channel); ``gateway_trade_no`` is the channel's, unique per channel."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="payments")
+    channel = models.CharField(_("channel"), max_length=20)
+    out_trade_no = models.CharField(max_length=40, unique=True)
+    gateway_trade_no = models.CharField(max_length=64, null=True, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    status = FSMField(_("status"), default=PaymentStatus.CREATED, choices=PaymentStatus.choices)
+    # At a window: how it was paid and who took it.
+    method = models.CharField(_("method"), max_length=20, choices=WindowMethod.choices, blank=True)
+    taken_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The patient's address when paying online (WeChat H5 checks it against the payer's).
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The link it was made through (an instalment's link pays that instalment).
+    link = models.ForeignKey(
+        PaymentLink, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    duplicate = models.BooleanField(
+        _("duplicate"),
+        default=False,
+        help_text=_("Succeeded for a bill already paid: refunded automatically."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "gateway_trade_no"], name="payment_gateway_trade_no_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.out_trade_no}: {self.amount}"
+
+    @transition(field=status, source=PaymentStatus.CREATED, target=PaymentStatus.PENDING)
+    def start(self) -> None:
+        pass
+
+    # The channel took the money: that is a fact even after a "failed" or "cancelled" (a
+    # late notification, a query that found it paid after all).
+    @transition(
+        field=status,
+        source=[
+            PaymentStatus.CREATED,
+            PaymentStatus.PENDING,
+            PaymentStatus.FAILED,
+            PaymentStatus.CANCELLED,
+        ],
+        target=PaymentStatus.SUCCEEDED,
+    )
+    def succeed(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.CREATED, PaymentStatus.PENDING],
+        target=PaymentStatus.FAILED,
+    )
+    def fail(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.CREATED, PaymentStatus.PENDING],
+        target=PaymentStatus.CANCELLED,
+    )
+    def cancel(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED],
+        target=PaymentStatus.PARTIALLY_REFUNDED,
+    )
+    def refund_partially(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED],
+        target=PaymentStatus.REFUNDED,
+    )
+    def refund_fully(self) -> None:
+        pass
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")  # asked of the channel (or about to be)
+    SUCCEEDED = "succeeded", _("Refunded")  # the channel gave the money back
+    # For a window to pay out: a window payment, a printed invoice (to be taken back), or an
+    # online refund the channel refused or could not be reached for after its retries.
+    AT_WINDOW = "at_window", _("At the window")
+    PAID_OUT = "paid_out", _("Paid out at the window")
+
+
+class RefundMethod(models.TextChoices):
+    CASH = "cash", _("Cash")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    CARD = "card", _("Back to the bank card")
+
+
+class Refund(models.Model):
+    """Money going back to the patient from one payment, through the payment's channel.
+    ``out_refund_no`` is ours; channels treat a repeated refund request with the same number
+    as the same refund, so asking again after a lost answer is safe."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    # The voided charge it gives back the self-pay part of (none for a duplicate payment).
+    charge = models.ForeignKey(
+        "Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    out_refund_no = models.CharField(max_length=40, unique=True)
+    gateway_refund_no = models.CharField(max_length=64, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    reason = models.CharField(_("reason"), max_length=200)
+    actor = models.CharField(_("requested by"), max_length=150)
+    status = FSMField(_("status"), default=RefundStatus.PENDING, choices=RefundStatus.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    paid_out_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    paid_out_method = models.CharField(
+        _("paid out by"), max_length=20, choices=RefundMethod.choices, blank=True
+    )
+    paid_out_note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.out_refund_no}: {self.amount}"
+
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.SUCCEEDED)
+    def succeed(self) -> None:
+        pass
+
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.AT_WINDOW)
+    def send_to_window(self) -> None:
+        pass
+
+    @transition(field=status, source=RefundStatus.AT_WINDOW, target=RefundStatus.PAID_OUT)
+    def pay_out(self) -> None:
+        pass
+
+
+class PaymentNotification(AppendOnlyModel):
+    """Every asynchronous notification a channel sent, as verified; the same one again is
+    recognised by ``(channel, gateway_trade_no, status)`` and changes nothing."""
+
+    channel = models.CharField(max_length=20)
+    out_trade_no = models.CharField(max_length=40)
+    gateway_trade_no = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    amount = models.DecimalField(**MONEY)
+    raw = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "gateway_trade_no", "status"],
+                name="payment_notification_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.gateway_trade_no} {self.status}"
+
+
+class Invoice(models.Model):
+    """The invoice of a paid bill: ``YD`` + 10 digits, printed at a window on request."""
+
+    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="invoice")
+    number = models.CharField(_("number"), max_length=12, unique=True)
+    issued_at = models.DateTimeField(_("issued"), auto_now_add=True)
+    # Printed on paper at a window: a refund then needs the paper back (at the window).
+    printed_at = models.DateTimeField(_("printed"), null=True, blank=True)
+    printed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    refunded_amount = models.DecimalField(_("refunded"), default=Decimal("0.00"), **MONEY)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class SandboxTrade(models.Model):
+    out_trade_no = models.CharField(max_length=40, unique=True)
+    trade_no = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=10)  # the sandbox's words: PAID, FAILED, CLOSED
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.trade_no} {self.status}"
+
+
+class SandboxRefund(models.Model):
+    trade = models.ForeignKey(SandboxTrade, on_delete=models.PROTECT, related_name="refunds")
+    out_refund_no = models.CharField(max_length=40, unique=True)
+    refund_no = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.refund_no} {self.amount}"

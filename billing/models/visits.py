@@ -1,0 +1,128 @@
+"""Visits and the charges of their running bill.
+
+* A ``Visit`` is opened by an institution's HIS for a patient with an active agreement, in
+  one pool (outpatient or inpatient). ``(institution, his_visit_id)`` is unique.
+* A ``Charge`` is one line of the running bill; ``(visit, his_line_id)`` is unique. Its
+  ``self_pay_estimate`` is held against the visit's credit line. Charges are never edited:
+  a ``ChargeVoid`` (at most one per charge) takes one back and releases its hold.
+* The visit's ``held`` and ``total`` are sums of its live charges: caches the tests
+  recompute from the charges.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from accounts.models import MONEY, AppendOnlyModel, CreditLine, CreditPool, Institution, Patient
+
+# The largest visit total the scheme takes (settlement amounts are bounded by it too).
+MAX_VISIT_TOTAL = Decimal("100000000.00")
+
+
+class VisitStatus(models.TextChoices):
+    OPEN = "open", _("Open")  # charges accumulate; their estimates are held
+    CLOSED = "closed", _("Closed")  # settled: the hold became a bill
+
+
+class Visit(models.Model):
+    """One outpatient visit or inpatient stay at one institution.
+
+    Invariants: ``total`` = sum of live charges' amounts, ``held`` = sum of their self-pay
+    estimates while open and 0 once closed; only open visits take charges and voids.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="visits")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    credit_line = models.ForeignKey(CreditLine, on_delete=models.PROTECT, related_name="visits")
+    kind = models.CharField(_("kind"), max_length=16, choices=CreditPool.choices)
+    his_visit_id = models.CharField(_("HIS visit id"), max_length=64)
+    department = models.CharField(_("department"), max_length=100, blank=True)
+    doctor = models.CharField(_("doctor"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("started"))
+    status = FSMField(_("status"), default=VisitStatus.OPEN, choices=VisitStatus.choices)
+    total = models.DecimalField(_("total"), default=Decimal("0.00"), **MONEY)
+    held = models.DecimalField(_("held"), default=Decimal("0.00"), **MONEY)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "his_visit_id"], name="visit_his_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0, held__gte=0), name="visit_sums_gte_0"),
+        ]
+        indexes = [models.Index(fields=["patient", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.institution.code}/{self.his_visit_id}"
+
+    @transition(field=status, source=VisitStatus.OPEN, target=VisitStatus.CLOSED)
+    def close(self) -> None:
+        pass
+
+
+class Charge(AppendOnlyModel):
+    """One line of a visit's running bill as the HIS posted it. Never edited; voided by a
+    ``ChargeVoid``."""
+
+    # db_index=False: charge_his_line_unique (visit, his_line_id) serves lookups by visit.
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, related_name="charges", db_index=False
+    )
+    his_line_id = models.CharField(max_length=64)
+    item_code = models.CharField(max_length=64)
+    item_name = models.CharField(max_length=200)
+    category = models.CharField(max_length=64)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4)  # drug prices: 4 places
+    amount = models.DecimalField(**MONEY)
+    self_pay_estimate = models.DecimalField(**MONEY)
+    # The key that authenticated the request; keys are revoked, never deleted (PROTECT).
+    posted_by = models.ForeignKey(
+        "accounts.InstitutionApiKey", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["visit", "pk"]
+        verbose_name = _("charge")
+        verbose_name_plural = _("charges")
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "his_line_id"], name="charge_his_line_unique"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0, quantity__gt=0, unit_price__gte=0),
+                name="charge_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(self_pay_estimate__gte=0, self_pay_estimate__lte=models.F("amount")),
+                name="charge_estimate_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.his_line_id} {self.item_name} {self.amount}"
+
+
+class ChargeVoid(AppendOnlyModel):
+    """Takes one charge back (at most once) and releases its hold."""
+
+    charge = models.OneToOneField(Charge, on_delete=models.PROTECT, related_name="void")
+    reason = models.TextField()
+    voided_by = models.ForeignKey(
+        "accounts.InstitutionApiKey", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("charge void")
+        verbose_name_plural = _("charge voids")
+
+    def __str__(self) -> str:
+        return f"void {self.charge_id}: {self.reason}"

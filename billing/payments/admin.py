@@ -1,0 +1,133 @@
+"""Bills, payments, refunds and invoices in the admin: read-only records, changed by the
+actions and screens that call the payment services (window payments, refunds paid out,
+invoices printed).
+"""
+
+from django.contrib import admin
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin import ReadOnlyAdminMixin
+from billing.models import (
+    Bill,
+    Invoice,
+    Payment,
+    Refund,
+    RefundStatus,
+)
+from billing.payments import window_admin
+from billing.payments.services import invoice_mark_printed
+
+
+@admin.register(Bill)
+class BillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Bills; window staff take a payment at the window from a bill's page."""
+
+    list_display = [
+        "pk",
+        "patient",
+        "institution",
+        "pool",
+        "status",
+        "self_pay",
+        "paid_amount",
+        "due_at",
+    ]
+    list_filter = ["status", "pool", "institution"]
+    search_fields = ["patient__citizen_card", "patient__name", "visit__his_visit_id"]
+    list_select_related = ["patient", "institution"]
+    date_hierarchy = "closed_at"
+    change_form_template = "admin/billing/bill_change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/window-payment/",
+                self.admin_site.admin_view(
+                    lambda request, object_id: window_admin.window_payment_view(
+                        request, self, object_id
+                    )
+                ),
+                name="billing_bill_window_payment",
+            ),
+            *super().get_urls(),
+        ]
+
+
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Refund
+    fields = ["out_refund_no", "amount", "status", "reason", "actor", "created_at", "last_error"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Payments by channel; a duplicate (a bill paid twice) is refunded automatically and
+    stays flagged here for finance."""
+
+    list_display = ["created_at", "bill", "channel", "amount", "status", "duplicate"]
+    list_filter = ["status", "channel", "duplicate"]
+    search_fields = ["out_trade_no", "gateway_trade_no", "bill__patient__citizen_card"]
+    list_select_related = ["bill"]
+    inlines = [RefundInline]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Refunds; those "at the window" are the window refund queue, paid out from here."""
+
+    list_display = [
+        "created_at",
+        "out_refund_no",
+        "patient",
+        "amount",
+        "status",
+        "reason",
+        "last_error",
+        "pay_out",
+    ]
+    list_filter = ["status", "payment__channel"]
+    search_fields = ["out_refund_no", "payment__out_trade_no", "payment__bill__patient__name"]
+    list_select_related = ["payment__bill__patient"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("patient"))
+    def patient(self, refund):
+        return refund.payment.bill.patient.name
+
+    @admin.display(description="")
+    def pay_out(self, refund):
+        if refund.status != RefundStatus.AT_WINDOW:
+            return ""
+        url = reverse("admin:billing_refund_pay_out", args=[refund.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Pay out"))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/pay-out/",
+                self.admin_site.admin_view(
+                    lambda request, object_id: window_admin.pay_out_view(request, self, object_id)
+                ),
+                name="billing_refund_pay_out",
+            ),
+            *super().get_urls(),
+        ]
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["number", "bill", "issued_at", "printed_at", "refunded_amount"]
+    search_fields = ["number", "bill__patient__citizen_card"]
+    actions = ["mark_printed"]
+
+    def has_print_permission(self, request) -> bool:
+        return request.user.has_perm("billing.print_invoice")
+
+    @admin.action(description=_("Mark the paper invoice printed"), permissions=["print"])
+    def mark_printed(self, request, queryset):
+        for invoice in queryset:
+            invoice_mark_printed(invoice=invoice, actor=request.user)
+        self.message_user(request, _("Marked printed."))

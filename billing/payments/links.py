@@ -1,0 +1,32 @@
+"""Payment links: the unguessable address in the visit-ended SMS where a bill (or an
+instalment of its plan) is paid.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.urls import reverse
+
+from billing.models import (
+    Bill,
+    Instalment,
+    PaymentLink,
+)
+
+
+def payment_link_create(*, bill: Bill, instalment: Instalment | None = None) -> PaymentLink:
+    """The bill's link, or an instalment's: valid until paid or a while after it is due."""
+    due_at = instalment.due_at if instalment else bill.due_at
+    link, _created = PaymentLink.objects.get_or_create(
+        bill=bill,
+        instalment=instalment,
+        defaults={
+            "token": secrets.token_urlsafe(24),  # 192 random bits, 32 characters
+            "expires_at": due_at + settings.PAYMENT_LINK_VALID_AFTER_DUE,
+        },
+    )
+    return link
+
+
+def payment_link_url(link: PaymentLink) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("pay:link", args=[link.token])

@@ -1,0 +1,238 @@
+"""The patient's pages behind the SMS link (``/p/<token>``): mobile first, no JavaScript.
+
+1. The link page: institution, date, amount due, a button that sends a code to the
+   agreement's phone (shown masked), and the field for the code.
+2. With the right code, the settlement page (结算清单) for the rest of the session.
+"""
+
+import functools
+import ipaddress
+import logging
+import time
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
+from billing.payments.gateways import (
+    ForgedNotification,
+    GatewayError,
+    NotificationIgnored,
+    channels_offered,
+    get_gateway,
+)
+from billing.payments.gateways.sandbox import SandboxGateway
+from billing.payments.services import payment_notified, payment_start
+from billing.visits.selectors import live_charges
+from creditcare.errors import DomainError
+from notifications.codes import code_check, code_send
+
+logger = logging.getLogger(__name__)
+
+
+def _link(token: str) -> PaymentLink | None:
+    return (
+        PaymentLink.objects.select_related(
+            "bill__visit", "bill__institution", "bill__patient", "instalment__plan"
+        )
+        .filter(token=token)
+        .first()
+    )
+
+
+def _session_key(link: PaymentLink) -> str:
+    return f"paylink:{link.pk}"
+
+
+def _verified(request: HttpRequest, link: PaymentLink) -> bool:
+    return request.session.get(_session_key(link), 0) > time.time()
+
+
+def _unusable(request: HttpRequest, link: PaymentLink | None) -> HttpResponse | None:
+    """The page to show instead when the link cannot be used (unknown, expired, paid)."""
+    if link is None:
+        return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
+    if link.bill.status == BillStatus.PAID or (link.instalment and link.instalment.paid_at):
+        return render(request, "pay/gone.html", {"reason": "paid", "link": link})
+    if not link.bill.is_owed:  # written off
+        return render(request, "pay/gone.html", {"reason": "closed"})
+    if link.expires_at <= timezone.now():
+        return render(request, "pay/gone.html", {"reason": "expired"}, status=410)
+    return None
+
+
+def _purpose(link: PaymentLink) -> str:
+    return f"pay:{link.pk}"
+
+
+def with_link(*, verified: bool = False):
+    """Resolve ``token`` to a usable link (or answer why not); with ``verified``, the session
+    must have passed the code for it."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, token: str, **kwargs) -> HttpResponse:
+            link = _link(token)
+            refusal = _unusable(request, link)
+            if refusal:
+                return refusal
+            if verified and not _verified(request, link):
+                return redirect("pay:link", token)
+            return view(request, link, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@with_link()
+def link_page(request: HttpRequest, link: PaymentLink, error: str = "") -> HttpResponse:
+    if _verified(request, link):
+        return redirect("pay:bill", link.token)
+    bill = link.bill
+    return render(
+        request,
+        "pay/link.html",
+        {
+            "link": link,
+            "bill": bill,
+            "phone": bill.patient.masked_phone,
+            "error": error,
+            "code_sent": bool(request.GET.get("sent")) and not error,
+        },
+        status=400 if error else 200,
+    )
+
+
+@require_POST
+@with_link()
+def send_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
+    try:
+        code_send(phone=str(link.bill.patient.phone), purpose=_purpose(link))
+    except DomainError as error:
+        return link_page(request, link.token, error=error.message)
+    return redirect(reverse("pay:link", args=[link.token]) + "?sent=1")
+
+
+@require_POST
+@with_link()
+def verify_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
+    code = request.POST.get("code", "")
+    try:
+        code_check(phone=str(link.bill.patient.phone), purpose=_purpose(link), code=code[:12])
+    except DomainError as error:
+        return link_page(request, link.token, error=error.message)
+    request.session.cycle_key()
+    request.session[_session_key(link)] = time.time() + settings.PAYMENT_SESSION_SECONDS
+    return redirect("pay:bill", link.token)
+
+
+@with_link(verified=True)
+def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
+    bill = link.bill
+    charges = live_charges(visit=bill.visit)
+    return render(
+        request,
+        "pay/bill.html",
+        {
+            "link": link,
+            "bill": bill,
+            "charges": charges,
+            "channels": channels_offered(),
+            # paid at the channel, its word not in yet: say so rather than ask again
+            "awaiting": bill.payments.filter(status=PaymentStatus.PENDING).exists(),
+        },
+    )
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    """The patient's address as the server saw it (a proxy must pass the real one on)."""
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:  # a unix socket, or nothing
+        return None
+
+
+@require_POST
+@with_link(verified=True)
+def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
+    try:
+        _payment, url = payment_start(
+            link=link,
+            channel=request.POST.get("channel", ""),
+            client_ip=_client_ip(request),
+        )
+    except DomainError as error:
+        return render(
+            request, "pay/gone.html", {"reason": "error", "message": error.message}, status=400
+        )
+    return redirect(url)
+
+
+def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The receipt and invoice details (the link in the payment SMS)."""
+    link = _link(token)
+    if link is None or link.bill.status != BillStatus.PAID or not hasattr(link.bill, "invoice"):
+        if link is not None and link.instalment and link.instalment.paid_at:
+            return render(request, "pay/gone.html", {"reason": "paid", "link": link})  # a part
+        return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
+    bill = link.bill
+    return render(
+        request, "pay/receipt.html", {"bill": bill, "charges": live_charges(visit=bill.visit)}
+    )
+
+
+def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
+    """The sandbox channel's own checkout page (a real channel's page is at the channel).
+    A button records the outcome in the sandbox's books and delivers the channel's signed
+    notification, verified as any; "paid, notification lost" leaves it to the query."""
+    payment = (
+        Payment.objects.select_related("link", "bill__institution")
+        .filter(channel="sandbox", out_trade_no=out_trade_no, status=PaymentStatus.PENDING)
+        .first()
+    )
+    if payment is None:
+        return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
+    token = payment.link.token
+    if request.method != "POST":
+        return render(request, "pay/sandbox.html", {"payment": payment})
+    outcome = request.POST.get("outcome", "")
+    word = {"paid": "PAID", "paid-silently": "PAID", "failed": "FAILED", "closed": "CLOSED"}.get(
+        outcome
+    )
+    if word is None:
+        return render(request, "pay/sandbox.html", {"payment": payment}, status=400)
+    gateway = SandboxGateway()
+    signed = gateway.checkout(payment, word)
+    if outcome != "paid-silently":
+        payment_notified(channel="sandbox", notification=gateway.parse_fields(signed))
+    if outcome == "paid":
+        return redirect("pay:receipt", token)
+    return redirect("pay:bill", token)
+
+
+@csrf_exempt
+@require_POST
+def notify(request: HttpRequest, channel: str) -> HttpResponse:
+    """Asynchronous notifications of every channel. Verified before anything is read; the
+    channel is told "received" only once the notification is stored (it re-sends until)."""
+    try:
+        gateway = get_gateway(channel)
+    except KeyError:
+        return HttpResponse("unknown channel", status=404)
+    try:
+        payment_notified(channel=channel, notification=gateway.parse_notification(request))
+    except ForgedNotification as error:
+        logger.warning("refused %s notification: %s", channel, error)
+        return gateway.refuse(str(error))
+    except NotificationIgnored as event:
+        logger.info("%s notification needs nothing of us: %s", channel, event)
+    except GatewayError as error:  # our side (keys, configuration): the channel re-sends
+        logger.error("could not check a %s notification: %s", channel, error)
+        return HttpResponse("unavailable", status=503, content_type="text/plain")
+    return gateway.acknowledge()

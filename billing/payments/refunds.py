@@ -1,0 +1,238 @@
+"""Money going back: refunds.
+
+The rules (MISSION.md): only online payments are refunded online, through their own
+channel; a refund of bill money needs the charge voided first; if the paper invoice was
+printed, or the channel refuses or cannot be reached after its retries, the refund goes to
+the **window queue**, where staff pay it out and record how. A refund never exceeds what is
+left of its payment; partial refunds add up.
+
+An online refund is recorded first (``pending``) and asked of the channel by a Celery task
+after commit. Channels treat the same ``out_refund_no`` again as the same refund, so a
+retried or doubled task asks twice and refunds once; the answer is applied once, under the
+payment's row lock. When a refund is done (refunded online or paid out at the window) the
+payment, and for bill money the bill and its invoice, record it. Lock order as everywhere:
+credit line, bill, payment, refund.
+"""
+
+import datetime as dt
+import logging
+import secrets
+from decimal import Decimal
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from billing import locks
+from billing.models import (
+    Bill,
+    Charge,
+    Invoice,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundMethod,
+    RefundStatus,
+)
+from billing.payments.gateways import GatewayError, RefundResult, get_gateway
+from creditcare.errors import DomainError
+from creditcare.money import money_sum, quantize
+
+logger = logging.getLogger(__name__)
+
+REFUNDABLE = [PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED]
+DONE = [RefundStatus.SUCCEEDED, RefundStatus.PAID_OUT]
+
+
+WINDOW_CHANNEL = "window"  # payments taken at a hospital window
+
+
+def refundable(payment: Payment) -> Decimal:
+    """What is left to give back: paid, less refunds done or under way."""
+    return payment.amount - money_sum(payment.refunds.all(), "amount")
+
+
+def refund_request(
+    *,
+    payment: Payment,
+    amount: Decimal,
+    reason: str,
+    actor: str,
+    charge: Charge | None = None,
+) -> Refund:
+    """Record a refund of ``amount`` from ``payment`` (for ``charge``, a voided charge, when
+    it gives back bill money). Online ones are asked of the channel after commit; the rest
+    wait in the window queue."""
+
+    amount = quantize(amount)
+    with transaction.atomic():
+        _line, _bill, payment = locks.payment_lock(payment_id=payment.pk)
+        if payment.status not in REFUNDABLE:
+            raise DomainError(
+                "payment_not_refundable", _("Only a payment that took money can be refunded.")
+            )
+        left = refundable(payment)
+        if not Decimal("0") < amount <= left:
+            raise DomainError(
+                "refund_exceeds_payment",
+                _("A refund must be more than 0 and at most %(left)s.") % {"left": left},
+                {"refundable": str(left), "requested": str(amount)},
+            )
+        invoice = getattr(payment.bill, "invoice", None)
+        at_window = payment.channel == WINDOW_CHANNEL or (
+            charge is not None and invoice is not None and invoice.printed_at is not None
+        )
+        refund = Refund.objects.create(
+            payment=payment,
+            charge=charge,
+            out_refund_no=f"RF{secrets.token_hex(12)}",
+            amount=amount,
+            reason=reason[:200],
+            actor=actor[:150],
+            status=RefundStatus.AT_WINDOW if at_window else RefundStatus.PENDING,
+        )
+        if not at_window:
+            transaction.on_commit(lambda: send_refund.delay(refund.pk), robust=True)
+    logger.info("refund %s of %s from %s: %s", refund.out_refund_no, amount, payment, reason)
+    return refund
+
+
+def refund_for_void(*, bill: Bill, charge: Charge, actor: str, reason: str) -> list[Refund]:
+    """A charge voided after its bill was paid: give back its self-pay part (its estimate,
+    at most what is left of the bill's payments), from the latest payments first. Called
+    with the credit line and the visit locked."""
+    _line, bill = locks.bill_lock(bill_id=bill.pk)
+    # Only bill money counts: what went back for overpayments or duplicates never was.
+    given_back = money_sum(
+        Refund.objects.filter(payment__bill=bill, charge__isnull=False), "amount"
+    )
+    left = min(charge.self_pay_estimate, bill.paid_amount - given_back)
+    refunds = []
+    paid = bill.payments.filter(status__in=REFUNDABLE, duplicate=False).order_by("-pk")
+    for payment in paid:
+        if left <= 0:
+            break
+        amount = min(left, refundable(payment))
+        if amount > 0:
+            refunds.append(
+                refund_request(
+                    payment=payment, amount=amount, reason=reason, actor=actor, charge=charge
+                )
+            )
+            left -= amount
+    return refunds
+
+
+def refund_send(*, refund_id: int) -> Refund:
+    """Ask the channel for a pending refund and apply its answer.
+
+    Raises ``GatewayError`` when the channel could not be reached and attempts remain (the
+    task retries with backoff); after ``REFUND_MAX_ATTEMPTS`` the refund fails.
+    """
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING:
+        return refund  # answered already: a retried or doubled task
+    Refund.objects.filter(pk=refund_id).update(attempts=F("attempts") + 1)
+    refund.attempts += 1
+    try:
+        result = get_gateway(refund.payment.channel).refund(refund)
+    except GatewayError as error:
+        if refund.attempts < settings.REFUND_MAX_ATTEMPTS:
+            Refund.objects.filter(pk=refund_id).update(last_error=str(error)[:500])
+            raise
+        result = RefundResult(succeeded=False, error=f"gave up: {error}")
+    return _refund_answered(refund_id=refund_id, result=result)
+
+
+def _refund_answered(*, refund_id: int, result: RefundResult) -> Refund:
+    with transaction.atomic():
+        _line, _bill, payment, refund = locks.refund_lock(refund_id=refund_id)
+        if refund.status != RefundStatus.PENDING:
+            return refund
+        if result.succeeded:
+            refund.succeed()
+            refund.gateway_refund_no = result.gateway_refund_no
+            refund.finished_at = timezone.now()
+            _refund_done(refund=refund, payment=payment)
+        else:
+            refund.send_to_window()
+            refund.last_error = result.error[:500]
+            logger.warning("refund %s to the window: %s", refund.out_refund_no, result.error)
+        refund.save(update_fields=["status", "gateway_refund_no", "last_error", "finished_at"])
+    return refund
+
+
+def _refund_done(*, refund: Refund, payment: Payment) -> None:
+    """The money is back with the patient: the payment, and for bill money the bill and its
+    invoice, record it. Called with the payment locked."""
+    done = money_sum(payment.refunds.filter(status__in=DONE).exclude(pk=refund.pk), "amount")
+    if done + refund.amount >= payment.amount:
+        payment.refund_fully()
+    else:
+        payment.refund_partially()
+    payment.save(update_fields=["status"])
+    if refund.charge_id is not None:
+        Bill.objects.filter(pk=payment.bill_id).update(
+            refunded_amount=F("refunded_amount") + refund.amount
+        )
+        Invoice.objects.filter(bill_id=payment.bill_id).update(
+            refunded_amount=F("refunded_amount") + refund.amount
+        )
+
+
+def refund_pay_out(*, refund: Refund, actor: User, method: str, note: str = "") -> Refund:
+    """Window staff gave the money back (and took back a printed invoice): record how."""
+    if method not in RefundMethod.values:
+        raise DomainError("refund_method", _("Choose how the money was given back."))
+    with transaction.atomic():
+        _line, _bill, payment, refund = locks.refund_lock(refund_id=refund.pk)
+        if refund.status != RefundStatus.AT_WINDOW:
+            raise DomainError("refund_not_at_window", _("This refund is not waiting at a window."))
+        refund.pay_out()
+        refund.paid_out_by = actor
+        refund.paid_out_method = method
+        refund.paid_out_note = note[:200]
+        refund.finished_at = timezone.now()
+        refund.save(
+            update_fields=[
+                "status",
+                "paid_out_by",
+                "paid_out_method",
+                "paid_out_note",
+                "finished_at",
+            ]
+        )
+        _refund_done(refund=refund, payment=payment)
+    logger.info("refund %s paid out at the window by %s (%s)", refund.out_refund_no, actor, method)
+    return refund
+
+
+def refunds_resend_pending(*, now: dt.datetime | None = None) -> int:
+    """Ask again for refunds pending for a while (the task was lost, or the broker was down
+    at commit). Returns how many were enqueued; a doubled ask refunds once."""
+    cutoff = (now or timezone.now()) - dt.timedelta(minutes=10)
+    # Never tried: the task was lost. One tried already is in its task's backoff.
+    pending = Refund.objects.filter(status=RefundStatus.PENDING, attempts=0, created_at__lt=cutoff)
+    ids = list(pending.order_by("pk").values_list("pk", flat=True)[:500])
+    for refund_id in ids:
+        send_refund.delay(refund_id)
+    return len(ids)
+
+
+# Defined beside the service that queues it (no import cycle), under the name it always had.
+@shared_task(
+    name="billing.tasks.send_refund",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(GatewayError,),
+    retry_backoff=60,  # 60 s, 120 s, 240 s, ... with jitter
+    retry_backoff_max=3600,
+    max_retries=None,  # refund_send gives up after REFUND_MAX_ATTEMPTS
+)
+def send_refund(self, refund_id: int) -> str:
+    """Ask the channel for one refund; a retried or doubled task refunds once."""
+    return refund_send(refund_id=refund_id).status

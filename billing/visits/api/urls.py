@@ -1,0 +1,54 @@
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from billing.visits.api import views
+
+
+class IdConverter:
+    """Object ids: digits that fit a 64-bit key (longer ones would be a database error)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+class HisIdConverter:
+    """A HIS line id in a URL: no slash, no NUL (which no database column can hold)."""
+
+    regex = "[^/\x00]{1,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class DocsView(SpectacularSwaggerView):
+    http_method_names = ["get", "head"]  # the page has no OPTIONS description to render
+
+
+register_converter(IdConverter, "id")
+register_converter(HisIdConverter, "his_id")
+
+app_name = "api"
+urlpatterns = [
+    path("eligibility/", views.EligibilityView.as_view(), name="eligibility"),
+    path("visits/", views.VisitListView.as_view(), name="visits"),
+    path("visits/<id:visit_id>/", views.VisitDetailView.as_view(), name="visit"),
+    path("visits/<id:visit_id>/charges/", views.ChargesView.as_view(), name="charges"),
+    path(
+        "visits/<id:visit_id>/charges/<his_id:his_line_id>/void/",
+        views.ChargeVoidView.as_view(),
+        name="charge-void",
+    ),
+    path("visits/<id:visit_id>/close/", views.VisitCloseView.as_view(), name="visit-close"),
+    path("bills/", views.BillListView.as_view(), name="bills"),
+    path("bills/<id:bill_id>/", views.BillDetailView.as_view(), name="bill"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,341 @@
+"""The HIS API (``/api/v1/``). Thin: validate, call a service or selector, shape the answer."""
+
+import functools
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.visits import selectors, services
+from billing.visits.api.errors import error_response
+from billing.visits.api.serializers import (
+    BillOutput,
+    BillPageOutput,
+    BillQuery,
+    ChargeInput,
+    ChargesOutput,
+    CitizenCardQuery,
+    CloseInput,
+    CreditLimitExceededSerializer,
+    EligibilityOutput,
+    ErrorSerializer,
+    VisitOpenInput,
+    VisitOutput,
+    VoidInput,
+)
+from billing.visits.idempotency import (
+    Begun,
+    Outcome,
+    idempotency_begin,
+    idempotency_finish,
+    request_fingerprint,
+)
+from creditcare.errors import DomainError
+
+ERRORS = {
+    code: OpenApiResponse(ErrorSerializer, description=description)
+    for code, description in {
+        400: "invalid_input, malformed_json, invalid_idempotency_key, duplicate_his_line_id",
+        401: "unauthenticated",
+        404: "not_found, visit_not_found, bill_not_found, charge_not_found",
+        406: "not_acceptable",
+        413: "payload_too_large",
+        415: "unsupported_media_type",
+    }.items()
+}
+POST_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="visit_closed, his_visit_id_conflict, his_line_id_conflict, "
+        "idempotency_key_in_flight",
+    ),
+    422: OpenApiResponse(
+        ErrorSerializer,
+        description="unknown_card, no_agreement, agreement_pending, agreement_suspended, "
+        "agreement_terminated, total_mismatch, settlement_mismatch, invalid_closed_at, "
+        "visit_total_too_large, idempotency_key_reused",
+    ),
+}
+CREDIT_ERROR = {
+    402: OpenApiResponse(
+        CreditLimitExceededSerializer,
+        description="credit_limit_exceeded: details are {available, requested}. Nothing was "
+        "posted; collect payment at the window.",
+    )
+}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Any unique string (a UUID) per logical request, up to 255 characters. A retry "
+    "with the same key and body gets the first answer again (header Idempotent-Replayed: "
+    "true) with no second effect; the same key with another body gets 422 "
+    "idempotency_key_reused; while the first is running, 409 idempotency_key_in_flight. Keys "
+    "are kept at least 24 hours, per institution.",
+)
+
+
+def key_valid(key: str) -> bool:
+    return 1 <= len(key) <= 255 and key.isprintable()
+
+
+def answer_of_kept(begun: Begun) -> Response:
+    """The answer to a request whose Idempotency-Key is already kept: the first answer again,
+    or why not (REUSED, IN_FLIGHT)."""
+    if begun.outcome is Outcome.REPLAY:
+        return Response(
+            begun.record.response_body,
+            status=begun.record.response_status,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    if begun.outcome is Outcome.REUSED:
+        raise DomainError(
+            "idempotency_key_reused",
+            _("This Idempotency-Key was used for a different request."),
+        )
+    raise DomainError(
+        "idempotency_key_in_flight",
+        _("A request with this Idempotency-Key is still being processed; retry shortly."),
+    )
+
+
+def idempotent(post):
+    """Run a POST handler at most once per ``Idempotency-Key`` (``billing.visits.idempotency``)."""
+
+    @functools.wraps(post)
+    def wrapper(view, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return post(view, request, *args, **kwargs)
+        if not key_valid(key):
+            raise DomainError(
+                "invalid_idempotency_key",
+                _("Idempotency-Key must be 1 to 255 printable characters."),
+            )
+        fingerprint = request_fingerprint(request.method, request.path, request.body)
+        # The key, the effects and the answer commit together; a fault of ours (an exception
+        # error_response does not map) rolls back all three, so a retry runs afresh.
+        with transaction.atomic():
+            begun = idempotency_begin(
+                institution=request.user.institution, key=key, fingerprint=fingerprint
+            )
+            if begun.outcome is not Outcome.PROCEED:
+                return answer_of_kept(begun)
+            try:
+                response = post(view, request, *args, **kwargs)
+            except Exception as exc:
+                response = error_response(exc)
+                if response is None:
+                    raise
+            idempotency_finish(record=begun.record, status=response.status_code, body=response.data)
+        return response
+
+    return wrapper
+
+
+class HisApiView(APIView):
+    """Base of the HIS API views: the body size limit applies to every request."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST":
+            request.body  # noqa: B018 - raises RequestDataTooBig over the limit
+
+    def validated(self, serializer_class, data) -> dict:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def rendered(self, serializer_class, instance) -> dict:
+        return serializer_class(instance).data
+
+    def visit_response(self, visit_id: int, status_code: int = status.HTTP_200_OK) -> Response:
+        visit = selectors.visit_detail(visit_id=visit_id, institution=self.request.user.institution)
+        return Response(self.rendered(VisitOutput, visit), status=status_code)
+
+
+class EligibilityView(HisApiView):
+    @extend_schema(
+        operation_id="eligibility",
+        summary="Can this patient be treated on credit now?",
+        parameters=[CitizenCardQuery],
+        responses={200: EligibilityOutput, **ERRORS},
+    )
+    def get(self, request):
+        query = self.validated(CitizenCardQuery, request.query_params)
+        result = selectors.eligibility(citizen_card=query["citizen_card"])
+        return Response(self.rendered(EligibilityOutput, result))
+
+
+class VisitListView(HisApiView):
+    @extend_schema(
+        operation_id="visit_open",
+        summary="Open a visit for a patient with an active agreement",
+        request=VisitOpenInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: OpenApiResponse(VisitOutput, description="Opened."),
+            200: OpenApiResponse(VisitOutput, description="Already open (same his_visit_id)."),
+            **POST_ERRORS,
+        },
+    )
+    @idempotent
+    def post(self, request):
+        data = self.validated(VisitOpenInput, request.data)
+        visit, created = services.visit_open(
+            institution=request.user.institution, api_key=request.auth, **data
+        )
+        if not created:
+            return self.visit_response(visit.pk)
+        visit = selectors.visit_detail_of_new(visit=visit)
+        return Response(self.rendered(VisitOutput, visit), status=status.HTTP_201_CREATED)
+
+
+class VisitDetailView(HisApiView):
+    @extend_schema(
+        operation_id="visit_read",
+        summary="A visit with its running bill",
+        responses={200: VisitOutput, **ERRORS},
+    )
+    def get(self, request, visit_id: int):
+        visit = selectors.visit_detail(visit_id=visit_id, institution=request.user.institution)
+        if visit is None:
+            raise DomainError("visit_not_found", _("No such visit at your institution."))
+        return Response(self.rendered(VisitOutput, visit))
+
+
+class ChargesView(HisApiView):
+    @extend_schema(
+        operation_id="charges_post",
+        summary="Post one charge or a list (all or nothing)",
+        description="Each charge's self_pay_estimate (the whole amount if absent) is held "
+        "against the visit's pool. A his_line_id already posted with the same content is "
+        "skipped (a retry); with other content, 409. Answers with the visit's running totals "
+        "and the charges of the request.",
+        request=ChargeInput,  # or a list of them: see the description
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: OpenApiResponse(ChargesOutput, description="Posted."),
+            200: OpenApiResponse(ChargesOutput, description="Nothing new (all posted before)."),
+            **CREDIT_ERROR,
+            **POST_ERRORS,
+        },
+    )
+    @idempotent
+    def post(self, request, visit_id: int):
+        posting = services.charges_post(
+            visit_id=visit_id,
+            institution=request.user.institution,
+            api_key=request.auth,
+            lines=charge_lines(request.data),
+        )
+        return Response(
+            ChargesOutput(
+                {"visit": posting.visit, "charges": posting.charges},
+                context={"new_his_line_ids": posting.new},
+            ).data,
+            status=status.HTTP_201_CREATED if posting.new else status.HTTP_200_OK,
+        )
+
+
+def charge_lines(data) -> list[services.ChargeLine]:
+    """The lines of a charges request (a charge or a list), validated by ``ChargeInput``."""
+    if isinstance(data, list):
+        serializer = ChargeInput(
+            data=data,
+            many=True,
+            min_length=1,
+            max_length=settings.API_MAX_CHARGES_PER_REQUEST,
+        )
+        serializer.is_valid(raise_exception=True)
+        return [services.ChargeLine(**item) for item in serializer.validated_data]
+    if isinstance(data, dict):
+        serializer = ChargeInput(data=data)
+        serializer.is_valid(raise_exception=True)
+        return [services.ChargeLine(**serializer.validated_data)]
+    raise ValidationError({"non_field_errors": [_("Send a charge or a list of them.")]})
+
+
+class ChargeVoidView(HisApiView):
+    @extend_schema(
+        operation_id="charge_void",
+        summary="Void a charge: its hold is released",
+        description="Voiding a voided charge changes nothing and answers the same.",
+        request=VoidInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: ChargesOutput, **POST_ERRORS},
+    )
+    @idempotent
+    def post(self, request, visit_id: int, his_line_id: str):
+        data = self.validated(VoidInput, request.data)
+        visit, charge = services.charge_void(
+            visit_id=visit_id,
+            institution=request.user.institution,
+            api_key=request.auth,
+            his_line_id=his_line_id,
+            reason=data["reason"],
+        )
+        return Response(self.rendered(ChargesOutput, {"visit": visit, "charges": [charge]}))
+
+
+class VisitCloseView(HisApiView):
+    @extend_schema(
+        operation_id="visit_close",
+        summary="Close a visit with its insurance settlement: the hold becomes a bill",
+        description="total must equal the live charges and insurance_fund + personal_account "
+        "+ self_pay (else 422 with the difference). The bill of self_pay is due after the "
+        "pool's period (48 hours outpatient, 7 days inpatient by default); a zero self-pay "
+        "closes as paid. Closing again with the same numbers answers the same.",
+        request=CloseInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: VisitOutput, **CREDIT_ERROR, **POST_ERRORS},
+    )
+    @idempotent
+    def post(self, request, visit_id: int):
+        settlement = services.Settlement(**self.validated(CloseInput, request.data))
+        visit = services.visit_close(
+            visit_id=visit_id,
+            institution=request.user.institution,
+            api_key=request.auth,
+            settlement=settlement,
+        )
+        return self.visit_response(visit.pk)
+
+
+class BillPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class BillListView(HisApiView):
+    @extend_schema(
+        operation_id="bill_list",
+        summary="Your institution's bills, newest first",
+        parameters=[BillQuery],
+        responses={200: BillPageOutput, **ERRORS},
+    )
+    def get(self, request):
+        query = self.validated(BillQuery, request.query_params)
+        bills = selectors.bill_list(institution=request.user.institution, **query)
+        paginator = BillPagination()
+        page = paginator.paginate_queryset(bills, request, view=self)
+        return paginator.get_paginated_response(BillOutput(page, many=True).data)
+
+
+class BillDetailView(HisApiView):
+    @extend_schema(
+        operation_id="bill_read", summary="One bill", responses={200: BillOutput, **ERRORS}
+    )
+    def get(self, request, bill_id: int):
+        bill = selectors.bill_list(institution=request.user.institution).filter(pk=bill_id).first()
+        if bill is None:
+            raise DomainError("bill_not_found", _("No such bill at your institution."))
+        return Response(self.rendered(BillOutput, bill))

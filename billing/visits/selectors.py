@@ -1,0 +1,78 @@
+"""Reads of visits and bills for the HIS API and the patients' pages."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.models import Institution
+from billing.models import (
+    Bill,
+    Charge,
+    Visit,
+)
+from billing.visits.eligibility import agreement_refusal, patient_for_card
+from creditcare.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    agreement_status: str | None
+    reason: str | None
+    message: str
+    pools: dict[str, dict[str, Decimal]] | None
+
+
+def eligibility(*, citizen_card: str) -> Eligibility:
+    try:
+        patient = patient_for_card(citizen_card)
+    except DomainError as error:
+        return Eligibility(False, None, error.code, error.message, None)
+    agreement = getattr(patient, "agreement", None)
+    pools = {
+        line.pool: {"limit": line.limit, "available": line.available}
+        for line in patient.credit_lines.all()
+    } or None  # no credit lines before the agreement is signed
+    refusal = agreement_refusal(patient)
+    if refusal:
+        return Eligibility(
+            False, agreement.status if agreement else None, refusal.code, refusal.message, pools
+        )
+    return Eligibility(True, agreement.status, None, "", pools)
+
+
+def visit_detail(*, visit_id: int, institution: Institution) -> Visit | None:
+    return (
+        Visit.objects.filter(pk=visit_id, institution=institution)
+        .select_related("patient", "credit_line", "bill")
+        .prefetch_related(
+            Prefetch("charges", queryset=Charge.objects.select_related("void").order_by("pk"))
+        )
+        .first()
+    )
+
+
+def visit_detail_of_new(*, visit: Visit) -> Visit:
+    """``visit_detail`` of a visit ``visit_open`` has just created (with its patient,
+    institution and locked credit line), without reading it back: it has no charges and no
+    bill yet. Opening visits is a sixth of the HIS API's work in the bench."""
+    visit._prefetched_objects_cache = {"charges": Charge.objects.none()}
+    Visit.bill.related.set_cached_value(visit, None)
+    return visit
+
+
+def bill_list(
+    *, institution: Institution, citizen_card: str | None = None, status: str | None = None
+) -> QuerySet[Bill]:
+    bills = Bill.objects.filter(institution=institution).select_related("patient", "visit")
+    if citizen_card:
+        bills = bills.filter(patient__citizen_card=citizen_card.strip().upper())
+    if status:
+        bills = bills.filter(status=status)
+    return bills.order_by("-closed_at", "-pk")
+
+
+def live_charges(*, visit: Visit) -> QuerySet[Charge]:
+    """The charges of a visit that were not voided, in the order they were posted."""
+    return visit.charges.filter(void__isnull=True).order_by("pk")

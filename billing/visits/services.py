@@ -1,0 +1,465 @@
+"""Writes of visits: open, post and void charges, close. The HIS API calls these.
+
+Every function that moves credit is one transaction that locks the credit line first, then
+the visit (``billing.locks``), decides, and writes a ``CreditEntry`` for each movement
+(``billing.ledger``). Retries are safe: the natural keys (``his_visit_id``,
+``his_line_id``) are unique, and the same request again returns the state it produced.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import CreditLine, Institution, InstitutionApiKey, Patient
+from billing import locks
+from billing.ledger import actor_of, credit_move, credit_moves
+from billing.models import (
+    MAX_VISIT_TOTAL,
+    Bill,
+    BillStatus,
+    Charge,
+    ChargeVoid,
+    CreditEntry,
+    CreditEntryKind,
+    Visit,
+    VisitStatus,
+)
+from billing.payments.links import payment_link_create, payment_link_url
+from billing.visits.eligibility import agreement_refusal, patient_for_card
+from creditcare.errors import DomainError
+from creditcare.money import ZERO, money_sum
+from notifications.services import sms_queue
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    his_line_id: str
+    item_code: str
+    item_name: str
+    category: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    self_pay_estimate: Decimal
+
+    def matches(self, charge: Charge) -> bool:
+        return all(getattr(charge, name) == value for name, value in vars(self).items())
+
+
+@dataclass(frozen=True)
+class Settlement:
+    total: Decimal
+    insurance_fund: Decimal
+    personal_account: Decimal
+    self_pay: Decimal
+    insurance_account_balance: Decimal
+    closed_at: dt.datetime | None = None
+
+
+def credit_limit_exceeded(*, available: Decimal, requested: Decimal) -> DomainError:
+    return DomainError(
+        "credit_limit_exceeded",
+        _("Not enough credit for this: collect payment at the window."),
+        {"available": str(available), "requested": str(requested)},
+    )
+
+
+def _lock_visit(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit]:
+    locked = locks.visit_lock(visit_id=visit_id, institution=institution)
+    if locked is None:
+        raise _visit_not_found_error()
+    return locked
+
+
+def _visit_not_found_error() -> DomainError:
+    return DomainError("visit_not_found", _("No such visit at your institution."))
+
+
+def _visit_closed_error(visit: Visit) -> DomainError:
+    return DomainError(
+        "visit_closed",
+        _("This visit is closed: no more changes. Open a new visit for new charges."),
+        {"visit_id": visit.pk, "closed_at": visit.closed_at.isoformat()},
+    )
+
+
+def visit_open(
+    *,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    citizen_card: str,
+    kind: str,
+    his_visit_id: str,
+    department: str = "",
+    doctor: str = "",
+    started_at: dt.datetime | None = None,
+) -> tuple[Visit, bool]:
+    """Open a visit for a patient with an active agreement. Returns ``(visit, created)``.
+
+    The same ``his_visit_id`` again for the same patient and kind returns the first visit.
+    """
+    patient = patient_for_card(citizen_card)
+    existing = Visit.objects.filter(institution=institution, his_visit_id=his_visit_id).first()
+    if existing:
+        return _same_visit(existing, patient, kind), False
+    started_at = started_at or timezone.now()
+    try:
+        with transaction.atomic():
+            lines = locks.credit_lines_lock(patient_id=patient.pk)
+            line = next((line for line in lines if line.pool == kind), None)
+            # Agreement transitions lock the credit lines first, so this read is stable.
+            patient = Patient.objects.select_related("agreement").get(pk=patient.pk)
+            refusal = agreement_refusal(patient)
+            if refusal:
+                raise refusal
+            visit = Visit.objects.create(
+                institution=institution,
+                patient=patient,
+                credit_line=line,
+                kind=kind,
+                his_visit_id=his_visit_id,
+                department=department,
+                doctor=doctor,
+                started_at=started_at,
+            )
+            sms_queue(
+                to=patient.phone,
+                template="visit_started",
+                context={"patient_name": patient.name, "institution": institution.name},
+                dedup_key=f"visit-opened:{visit.pk}",
+            )
+    except IntegrityError:
+        # The same visit posted twice at once: the other request created it.
+        existing = Visit.objects.get(institution=institution, his_visit_id=his_visit_id)
+        return _same_visit(existing, patient, kind), False
+    return visit, True
+
+
+def _same_visit(visit: Visit, patient: Patient, kind: str) -> Visit:
+    if visit.patient_id != patient.pk or visit.kind != kind:
+        raise DomainError(
+            "his_visit_id_conflict",
+            _("This HIS visit id is already used for another patient or kind of visit."),
+            {"visit_id": visit.pk},
+        )
+    return visit
+
+
+@dataclass
+class ChargePosting:
+    """What a charges request left: the visit (with its locked credit line) and, in request
+    order, each charge (new, or the one posted before with the same his_line_id)."""
+
+    visit: Visit
+    charges: list[Charge]
+    new: set[str]  # the his_line_ids posted by this request: live, no void to look up
+
+
+def charges_post(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    lines: list[ChargeLine],
+) -> ChargePosting:
+    """Add charges to an open visit, all or nothing.
+
+    Lines already posted with the same content are skipped (a retry); the same
+    ``his_line_id`` with other content is refused. The new lines' self-pay estimates are
+    held against the credit line; if that would take available credit below zero, nothing
+    is posted.
+    """
+    ids = [line.his_line_id for line in lines]
+    if len(set(ids)) != len(ids):
+        raise DomainError(
+            "duplicate_his_line_id",
+            _("The same his_line_id appears twice in this request."),
+            {"his_line_ids": sorted({i for i in ids if ids.count(i) > 1})},
+        )
+    # No savepoint (two statements) when called inside the API's transaction: a refusal is
+    # raised after the block, which therefore ends in an exception only on a fault of ours,
+    # and that rolls back the caller's whole transaction anyway.
+    with transaction.atomic(savepoint=False):
+        locked = locks.visit_lock(visit_id=visit_id, institution=institution)
+        if locked is None:
+            new, refusal = [], _visit_not_found_error()
+        else:
+            line, visit = locked
+            posted = _charges_posted(visit=visit, his_line_ids=ids)
+            new, refusal = _charges_decide(line=line, visit=visit, posted=posted, lines=lines)
+            if refusal is None and new:
+                for charge in _charges_write(line=line, visit=visit, lines=new, api_key=api_key):
+                    posted[charge.his_line_id] = charge
+    if refusal is not None:
+        raise refusal
+    return ChargePosting(
+        visit=visit, charges=[posted[i] for i in ids], new={line.his_line_id for line in new}
+    )
+
+
+def _charges_posted(*, visit: Visit, his_line_ids: list[str]) -> dict[str, Charge]:
+    """The visit's charges under these ids, with their voids."""
+    charges = visit.charges.filter(his_line_id__in=his_line_ids).select_related("void")
+    return {charge.his_line_id: charge for charge in charges}
+
+
+def _charges_decide(
+    *, line: CreditLine, visit: Visit, posted: dict[str, Charge], lines: list[ChargeLine]
+) -> tuple[list[ChargeLine], DomainError | None]:
+    """The lines to post, or why none may be: the rules of ``charges_post``."""
+    new = []
+    for charge_line in lines:
+        charge = posted.get(charge_line.his_line_id)
+        if charge is None:
+            new.append(charge_line)
+        elif not charge_line.matches(charge):
+            return [], DomainError(
+                "his_line_id_conflict",
+                _("This his_line_id was already posted with different content."),
+                {"his_line_id": charge_line.his_line_id},
+            )
+    if new and visit.status != VisitStatus.OPEN:
+        return [], _visit_closed_error(visit)
+    requested = sum((c.self_pay_estimate for c in new), ZERO)
+    if requested > 0 and requested > line.available:
+        return [], credit_limit_exceeded(available=line.available, requested=requested)
+    new_total = visit.total + sum((c.amount for c in new), ZERO)
+    if new_total > MAX_VISIT_TOTAL:
+        return [], DomainError(
+            "visit_total_too_large",
+            _("The visit's total would exceed %(max)s; split it into several visits.")
+            % {"max": MAX_VISIT_TOTAL},
+            {"total": str(visit.total), "max": str(MAX_VISIT_TOTAL)},
+        )
+    return new, None
+
+
+def _charges_write(
+    *,
+    line: CreditLine,
+    visit: Visit,
+    lines: list[ChargeLine],
+    api_key: InstitutionApiKey | None,
+) -> list[Charge]:
+    """Save the decided charges, hold each one's estimate, add them to the visit's sums."""
+    charges = Charge.objects.bulk_create(
+        [Charge(visit=visit, posted_by=api_key, **vars(charge_line)) for charge_line in lines]
+    )
+    actor = actor_of(api_key)
+    holds = [
+        CreditEntry(
+            kind=CreditEntryKind.HOLD,
+            amount=charge.self_pay_estimate,
+            actor=actor,
+            visit=visit,
+            charge=charge,
+        )
+        for charge in charges
+    ]
+    credit_moves(line=line, entries=holds)
+    _visit_sums_add(
+        visit=visit,
+        total=sum((c.amount for c in charges), ZERO),
+        held=sum((c.self_pay_estimate for c in charges), ZERO),
+    )
+    return charges
+
+
+def _visit_sums_add(*, visit: Visit, total: Decimal, held: Decimal) -> None:
+    """Add to a locked visit's ``total`` and ``held`` caches."""
+    Visit.objects.filter(pk=visit.pk).update(total=F("total") + total, held=F("held") + held)
+    visit.total += total
+    visit.held += held
+
+
+def charge_void(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    his_line_id: str,
+    reason: str,
+) -> tuple[Visit, Charge]:
+    """Take a charge back and release its hold. Voiding a voided charge changes nothing.
+
+    After the visit is closed a charge can be voided only once its bill is paid: its
+    self-pay part is then refunded (``refunds.refund_for_void``)."""
+    with transaction.atomic():
+        line, visit = _lock_visit(visit_id=visit_id, institution=institution)
+        charge = (
+            Charge.objects.filter(visit=visit, his_line_id=his_line_id)
+            .select_related("void")
+            .first()
+        )
+        if charge is None:
+            raise DomainError(
+                "charge_not_found",
+                _("This visit has no charge with this his_line_id."),
+                {"his_line_id": his_line_id},
+            )
+        if hasattr(charge, "void"):
+            return visit, charge
+        if visit.status != VisitStatus.OPEN:
+            bill = getattr(visit, "bill", None)
+            if bill is None or bill.status != BillStatus.PAID:
+                raise _visit_closed_error(visit)
+            from billing.payments.refunds import refund_for_void  # refunds build on these services
+
+            ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
+            refund_for_void(bill=bill, charge=charge, actor=actor_of(api_key), reason=reason)
+            # The live charges; the bill keeps what was settled.
+            _visit_sums_add(visit=visit, total=-charge.amount, held=ZERO)
+            return visit, charge
+        ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
+        credit_move(
+            line=line,
+            kind=CreditEntryKind.RELEASE,
+            amount=-charge.self_pay_estimate,
+            actor=actor_of(api_key),
+            visit=visit,
+            charge=charge,
+        )
+        _visit_sums_add(visit=visit, total=-charge.amount, held=-charge.self_pay_estimate)
+    return visit, charge
+
+
+def visit_close(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    settlement: Settlement,
+) -> Visit:
+    """Settle a visit: its hold becomes a bill of ``self_pay`` (a zero bill is paid at once).
+
+    ``total`` must equal the live charges and the sum of its parts. Closing a closed visit
+    again with the same settlement returns it unchanged.
+    """
+    with transaction.atomic():
+        line, visit = _lock_visit(visit_id=visit_id, institution=institution)
+        if visit.status == VisitStatus.CLOSED:
+            if _same_settlement(visit.bill, settlement):
+                return visit
+            raise _visit_closed_error(visit)
+        closed_at = _settlement_check(visit=visit, settlement=settlement)
+        bill = _bill_raise(
+            line=line, visit=visit, settlement=settlement, closed_at=closed_at, api_key=api_key
+        )
+        visit.close()
+        visit.held = ZERO
+        visit.closed_at = closed_at
+        visit.save(update_fields=["status", "held", "closed_at"])
+        _visit_ended_notify(visit=visit, bill=bill)
+    return visit
+
+
+def _settlement_check(*, visit: Visit, settlement: Settlement) -> dt.datetime:
+    """Refuse a settlement that does not fit the visit; its closing time."""
+    live_total = money_sum(visit.charges.filter(void__isnull=True), "amount")
+    if settlement.total != live_total:
+        raise DomainError(
+            "total_mismatch",
+            _("The total does not match the visit's charges."),
+            {
+                "charges_total": str(live_total),
+                "total": str(settlement.total),
+                "difference": str(settlement.total - live_total),
+            },
+        )
+    parts = settlement.insurance_fund + settlement.personal_account + settlement.self_pay
+    if settlement.total != parts:
+        raise DomainError(
+            "settlement_mismatch",
+            _("insurance_fund + personal_account + self_pay must equal the total."),
+            {
+                "total": str(settlement.total),
+                "parts": str(parts),
+                "difference": str(settlement.total - parts),
+            },
+        )
+    now = timezone.now()
+    closed_at = settlement.closed_at or now
+    if closed_at < visit.started_at or closed_at > now + dt.timedelta(minutes=5):
+        raise DomainError(
+            "invalid_closed_at",
+            _("closed_at must be between the visit's start and now."),
+            {"started_at": visit.started_at.isoformat()},
+        )
+    return closed_at
+
+
+def _bill_raise(
+    *,
+    line: CreditLine,
+    visit: Visit,
+    settlement: Settlement,
+    closed_at: dt.datetime,
+    api_key: InstitutionApiKey | None,
+) -> Bill:
+    """The visit's bill, holding its self-pay on the credit line in place of the charges'."""
+    # The hold always covers the bill up to its size, even if the limit was lowered since;
+    # only a bill larger than the hold needs the credit still available for the rest.
+    beyond_hold = settlement.self_pay - visit.held
+    if beyond_hold > 0 and beyond_hold > line.available:
+        raise credit_limit_exceeded(
+            available=line.available + visit.held, requested=settlement.self_pay
+        )
+    paid = settlement.self_pay == 0
+    bill = Bill.objects.create(
+        visit=visit,
+        patient_id=visit.patient_id,
+        institution_id=visit.institution_id,
+        credit_line=line,
+        pool=visit.kind,
+        total=settlement.total,
+        insurance_fund=settlement.insurance_fund,
+        personal_account=settlement.personal_account,
+        self_pay=settlement.self_pay,
+        insurance_account_balance=settlement.insurance_account_balance,
+        closed_at=closed_at,
+        due_at=closed_at + settings.BILL_DUE_AFTER[visit.kind],
+        status=BillStatus.PAID if paid else BillStatus.UNPAID,
+        paid_at=closed_at if paid else None,
+    )
+    actor = actor_of(api_key)
+    settle = CreditEntry(kind=CreditEntryKind.SETTLE, amount=-visit.held, actor=actor, visit=visit)
+    owed = CreditEntry(
+        kind=CreditEntryKind.BILL, amount=bill.amount_due, actor=actor, visit=visit, bill=bill
+    )
+    credit_moves(line=line, entries=[settle, owed])
+    return bill
+
+
+def _visit_ended_notify(*, visit: Visit, bill: Bill) -> None:
+    """The visit-ended SMS: what is owed, by when, and the link to pay it."""
+    link = payment_link_create(bill=bill) if bill.amount_due else None
+    sms_queue(
+        to=visit.patient.phone,
+        template="visit_ended",
+        context={
+            "patient_name": visit.patient.name,
+            "institution": visit.institution.name,
+            "amount_due": bill.amount_due,
+            "due_at": bill.due_at,
+            "link": payment_link_url(link) if link else "",
+        },
+        dedup_key=f"visit-closed:{visit.pk}",
+    )
+
+
+def _same_settlement(bill: Bill, settlement: Settlement) -> bool:
+    fields = [
+        "total",
+        "insurance_fund",
+        "personal_account",
+        "self_pay",
+        "insurance_account_balance",
+    ]
+    same = all(getattr(bill, name) == getattr(settlement, name) for name in fields)
+    return same and (settlement.closed_at is None or settlement.closed_at == bill.closed_at)

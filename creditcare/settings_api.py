@@ -1,0 +1,20 @@
+"""Settings of the HIS API's own process: `gunicorn -c creditcare/gunicorn_api.conf.py`.
+
+The API answers machines with keys: it has no sessions, staff sign-in, CSRF (DRF's views
+are exempt), messages or page history, and on a charge those middleware cost a good part of
+the request's own Python. So production runs the API as its own gunicorn process with this
+module (the same code, a shorter middleware stack and the API's URLs alone) behind the one
+proxy that sends `/api/` here and everything else to the site (docs/deployment.md). The
+site's URLconf serves the API too, with the site's middleware, for a one-process setup.
+"""
+
+from creditcare.settings import *  # noqa: F403
+
+ROOT_URLCONF = "creditcare.urls_api"
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # messages in the caller's language
+]
+# The admin's checks of the site's middleware: this process serves no admin page.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
