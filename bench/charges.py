@@ -237,19 +237,9 @@ def pgbench(clients: int, seconds: int) -> float:
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--clients", default="1,8,32")
-    parser.add_argument(
-        "--slices", type=int, default=5, help="turns ours and pgbench take (whole seconds each)"
-    )
-    args = parser.parse_args()
-    if args.seconds % args.slices:
-        parser.error("--seconds must be a multiple of --slices")
-    counts = [int(c) for c in args.clients.split(",")]
-
-    env = app_env()
+def prepare(env: dict) -> dict:
+    """Both databases ready and vacuumed; the seeded key and cards, and the statements a
+    charge request makes."""
     ensure_database(APP_DB)
     run(PYTHON, "manage.py", "migrate", "-v0", env=env)
     seeded = json.loads(
@@ -262,42 +252,58 @@ def main() -> None:
     # pgbench's own initialisation leaves its tables.
     for database in (APP_DB, PGBENCH_DB):
         run("psql", f"{PG}/{database}", "-qc", "VACUUM ANALYZE")
-
-    statements = int(
-        run(PYTHON, "bench/statements.py", seeded["key"], seeded["cards"][0], env=env, capture=True)
-        .strip()
-        .splitlines()[-1]
+    out = run(
+        PYTHON, "bench/statements.py", seeded["key"], seeded["cards"][0], env=env, capture=True
     )
+    return {**seeded, "statements": int(out.strip().splitlines()[-1])}
+
+
+def measure(seeded: dict, clients: int, seconds: int, slices: int) -> str:
+    """Ours and pgbench at ``clients``, taking turns a slice each so that the machine's ups
+    and downs (large on shared machines) fall on both alike; the result line."""
+    key, cards = seeded["key"], seeded["cards"]
+    per_client = open_visits(key, cards, clients)
+    latencies, errors, elapsed, tps = [], 0, 0.0, []
+    for turn in range(slices):
+        slice_latencies, slice_errors, slice_elapsed = load(key, per_client, seconds / slices, turn)
+        latencies += slice_latencies
+        errors += slice_errors
+        elapsed += slice_elapsed
+        tps.append(pgbench(clients, seconds // slices))
+    ours, theirs = summary(latencies, elapsed), statistics.mean(tps)
+    line = (
+        f"charges: c={clients} ours={ours['rate']:.0f}/s pgbench={theirs:.0f}/s "
+        f"ratio={ours['rate'] / theirs:.2f} p99={ours['p99']:.1f}ms "
+        f"statements={seeded['statements']}"
+    )
+    print(f"{line} (p50={ours['p50']:.1f}ms errors={errors})", flush=True)
+    return line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument(
+        "--slices", type=int, default=5, help="turns ours and pgbench take (whole seconds each)"
+    )
+    args = parser.parse_args()
+    if args.seconds % args.slices:
+        parser.error("--seconds must be a multiple of --slices")
+    env = app_env()
+    seeded = prepare(env)
     server = start_server(env)
     try:
-        key, cards = seeded["key"], seeded["cards"]
-        load(key, open_visits(key, cards[:16], 2), 2)  # warm up workers and connections
-        lines = []
-        for clients in counts:
-            # Ours and pgbench take turns, a slice each, so that the machine's ups and downs
-            # (they are large on these shared machines) fall on both alike.
-            per_client = open_visits(key, cards, clients)
-            latencies, errors, elapsed, tps = [], 0, 0.0, []
-            for turn in range(args.slices):
-                slice_latencies, slice_errors, slice_elapsed = load(
-                    key, per_client, args.seconds / args.slices, turn
-                )
-                latencies += slice_latencies
-                errors += slice_errors
-                elapsed += slice_elapsed
-                tps.append(pgbench(clients, args.seconds // args.slices))
-            ours, theirs = summary(latencies, elapsed), statistics.mean(tps)
-            line = (
-                f"charges: c={clients} ours={ours['rate']:.0f}/s pgbench={theirs:.0f}/s "
-                f"ratio={ours['rate'] / theirs:.2f} p99={ours['p99']:.1f}ms "
-                f"statements={statements}"
-            )
-            print(f"{line} (p50={ours['p50']:.1f}ms errors={errors})", flush=True)
-            lines.append((clients, line))
+        key = seeded["key"]
+        load(key, open_visits(key, seeded["cards"][:16], 2), 2)  # warm up workers, connections
+        lines = {
+            clients: measure(seeded, clients, args.seconds, args.slices)
+            for clients in (int(c) for c in args.clients.split(","))
+        }
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    print(dict(lines).get(8, lines[-1][1]))
+    print(lines.get(8, list(lines.values())[-1]))
 
 
 if __name__ == "__main__":

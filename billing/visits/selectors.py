@@ -53,15 +53,6 @@ def visit_detail(*, visit_id: int, institution: Institution) -> Visit | None:
     )
 
 
-def visit_detail_of_new(*, visit: Visit) -> Visit:
-    """``visit_detail`` of a visit ``visit_open`` has just created (with its patient,
-    institution and locked credit line), without reading it back: it has no charges and no
-    bill yet. Opening visits is a sixth of the HIS API's work in the bench."""
-    visit._prefetched_objects_cache = {"charges": Charge.objects.none()}
-    Visit.bill.related.set_cached_value(visit, None)
-    return visit
-
-
 def bill_list(
     *, institution: Institution, citizen_card: str | None = None, status: str | None = None
 ) -> QuerySet[Bill]:

@@ -31,6 +31,7 @@ from billing.models import (
     VisitStatus,
 )
 from billing.payments.links import payment_link_create, payment_link_url
+from billing.payments.refunds import refund_for_void
 from billing.visits.eligibility import agreement_refusal, patient_for_card
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
@@ -309,8 +310,6 @@ def charge_void(
             bill = getattr(visit, "bill", None)
             if bill is None or bill.status != BillStatus.PAID:
                 raise _visit_closed_error(visit)
-            from billing.payments.refunds import refund_for_void  # refunds build on these services
-
             ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
             refund_for_void(bill=bill, charge=charge, actor=actor_of(api_key), reason=reason)
             # The live charges; the bill keeps what was settled.

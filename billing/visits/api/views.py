@@ -193,10 +193,9 @@ class VisitListView(HisApiView):
         visit, created = services.visit_open(
             institution=request.user.institution, api_key=request.auth, **data
         )
-        if not created:
-            return self.visit_response(visit.pk)
-        visit = selectors.visit_detail_of_new(visit=visit)
-        return Response(self.rendered(VisitOutput, visit), status=status.HTTP_201_CREATED)
+        return self.visit_response(
+            visit.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class VisitDetailView(HisApiView):
