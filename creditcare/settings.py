@@ -78,6 +78,9 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 ROOT_URLCONF = "creditcare.urls"
+# Where patients' pages are, for the addresses sent to them from any process (the HIS API's
+# own process has its own ROOT_URLCONF, and closing a visit sends the payment link).
+SITE_URLCONF = "creditcare.urls"
 WSGI_APPLICATION = "creditcare.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -132,6 +135,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),  # else ./control
         "store_processed": False,
     }
 CELERY_IMPORTS = ["creditcare.tasks"]  # tasks outside INSTALLED_APPS, which autodiscovery misses

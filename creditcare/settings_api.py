@@ -1,4 +1,4 @@
-"""Settings of the HIS API's own process: `gunicorn -c creditcare/gunicorn_api.conf.py`.
+"""Settings of the HIS API's own process (DJANGO_SETTINGS_MODULE=creditcare.settings_api).
 
 The API answers machines with keys: it has no sessions, staff sign-in, CSRF (DRF's views
 are exempt), messages or page history, and on a charge those middleware cost a good part of

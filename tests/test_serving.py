@@ -4,10 +4,13 @@ import io
 import json
 
 import pytest
+from django.conf import settings
 from django.test import RequestFactory
 
-from billing.models import Charge
+from billing.models import Bill, Charge
 from creditcare.wsgi import application
+from notifications.models import SmsMessage
+from tests.billing.test_api import settlement
 from tests.conftest import charge_body
 
 
@@ -97,3 +100,18 @@ def test_the_site_keeps_its_middleware(in_process_requests):
     assert status == 200
     assert headers["X-Frame-Options"] == "DENY"
     assert "csrftoken=" in headers["Set-Cookie"]
+
+
+@pytest.mark.urls("creditcare.urls_api")
+def test_the_apis_own_process_closes_a_visit_with_a_link_to_the_site(his, card):
+    """The HIS API's own process knows only the API's URLs; the visit-ended SMS still links
+    to the patients' page on the site."""
+    visit_id = his.open_visit(card)["id"]
+    assert his.charge(visit_id, "L1", "10.00").status_code == 201
+
+    closed = his.post(f"visits/{visit_id}/close/", settlement("10.00", "10.00"))
+
+    assert closed.status_code == 200, closed.json()
+    body = SmsMessage.objects.get(template="visit_ended").body
+    token = Bill.objects.get().payment_link.token
+    assert f"{settings.PUBLIC_BASE_URL}/p/{token}" in body

@@ -1,9 +1,12 @@
-"""One charges path, in Python (``billing.services.charges_post``).
+"""One charges path, in Python (``billing.visits.services.charges_post``).
 
 * Drops the PostgreSQL functions of migrations 0015, 0016 and 0018.
 * Restores the database's checks of the foreign keys an earlier 0017 dropped (charge
   posted_by, credit entry visit and charge, idempotency record institution), on databases
-  that lost them; a database created since has them already.
+  that lost them; a database created since has them already. Each is added NOT VALID, then
+  validated: the check of the existing rows does not block writes to these busy tables.
+* Upgrading a running system: the previous release calls the dropped functions, so stop
+  its API processes before this migration (docs/deployment.md).
 * The bill's total is exactly the sum of its parts (the tolerance was for SQLite).
 """
 
@@ -40,11 +43,13 @@ def restore_foreign_keys(apps, schema_editor):
         for table, column, target in FOREIGN_KEYS:
             cursor.execute(HAS_FOREIGN_KEY, [table, column])
             if cursor.fetchone() is None:
+                constraint = f"{table}_{column}_fk"
                 cursor.execute(
-                    f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fk "
+                    f"ALTER TABLE {table} ADD CONSTRAINT {constraint} "
                     f"FOREIGN KEY ({column}) REFERENCES {target} (id) "
-                    "DEFERRABLE INITIALLY DEFERRED"
+                    "DEFERRABLE INITIALLY DEFERRED NOT VALID"
                 )
+                cursor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}")
 
 
 class Migration(migrations.Migration):

@@ -2,13 +2,17 @@
 reads the repayment record from bills): a schedule row kept under the old name follows."""
 
 from django.db import migrations
+from django.utils import timezone
 
 OLD, NEW = "accounts.tasks.recompute_credit_limits", "billing.tasks.recompute_credit_limits"
 
 
 def rename(apps, schema_editor, old=OLD, new=NEW):
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(task=old).update(task=new)
+    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
+    if PeriodicTask.objects.filter(task=old).update(task=new):
+        # What PeriodicTasks.update_changed() does: a running beat reloads its schedule.
+        PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
 def rename_back(apps, schema_editor):

@@ -28,5 +28,12 @@ def payment_link_create(*, bill: Bill, instalment: Instalment | None = None) -> 
     return link
 
 
+def public_url(viewname: str, *args) -> str:
+    """The address of a patients' page, as sent to them: ``PUBLIC_BASE_URL`` and the
+    site's path, whichever process (the site, the HIS API, a worker) builds it."""
+    path = reverse(viewname, args=args, urlconf=settings.SITE_URLCONF)
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
 def payment_link_url(link: PaymentLink) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("pay:link", args=[link.token])
+    return public_url("pay:link", link.token)

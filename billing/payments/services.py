@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -36,6 +35,7 @@ from billing.models import (
     WindowMethod,
 )
 from billing.payments.gateways import ForgedNotification, GatewayError, Notification, get_gateway
+from billing.payments.links import public_url
 from billing.payments.refunds import WINDOW_CHANNEL, refund_request
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, quantize
@@ -214,8 +214,7 @@ def _bill_paid(*, bill: Bill, paid_at: dt.datetime) -> None:
             "insurance": bill.insurance_fund + bill.personal_account,
             "paid": bill.self_pay,
             "invoice": invoice.number,
-            "link": settings.PUBLIC_BASE_URL.rstrip("/")
-            + reverse("pay:receipt", args=[bill.payment_link.token]),
+            "link": public_url("pay:receipt", bill.payment_link.token),
         },
         dedup_key=f"bill-paid:{bill.pk}",
     )

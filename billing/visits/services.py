@@ -71,13 +71,6 @@ def credit_limit_exceeded(*, available: Decimal, requested: Decimal) -> DomainEr
     )
 
 
-def _lock_visit(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit]:
-    locked = locks.visit_lock(visit_id=visit_id, institution=institution)
-    if locked is None:
-        raise _visit_not_found_error()
-    return locked
-
-
 def _visit_not_found_error() -> DomainError:
     return DomainError("visit_not_found", _("No such visit at your institution."))
 
@@ -292,7 +285,10 @@ def charge_void(
     After the visit is closed a charge can be voided only once its bill is paid: its
     self-pay part is then refunded (``refunds.refund_for_void``)."""
     with transaction.atomic():
-        line, visit = _lock_visit(visit_id=visit_id, institution=institution)
+        locked = locks.visit_lock(visit_id=visit_id, institution=institution)
+        if locked is None:
+            raise _visit_not_found_error()
+        line, visit = locked
         charge = (
             Charge.objects.filter(visit=visit, his_line_id=his_line_id)
             .select_related("void")
@@ -341,7 +337,10 @@ def visit_close(
     again with the same settlement returns it unchanged.
     """
     with transaction.atomic():
-        line, visit = _lock_visit(visit_id=visit_id, institution=institution)
+        locked = locks.visit_lock(visit_id=visit_id, institution=institution)
+        if locked is None:
+            raise _visit_not_found_error()
+        line, visit = locked
         if visit.status == VisitStatus.CLOSED:
             if _same_settlement(visit.bill, settlement):
                 return visit

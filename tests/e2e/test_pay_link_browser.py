@@ -3,8 +3,7 @@ from the outbox, ask for the code, type it, see the settlement page, pay in the 
 channel, see the receipt with the invoice number (also in the receipt SMS), then sign in to
 ``/me/`` with the phone and see the paid bill and the credit back.
 
-Needs Debian's chromium (`.ci/run` installs it) and PostgreSQL (the live server needs a
-transactional database, which the SQLite append-only triggers refuse to flush).
+Needs Debian's chromium (`.ci/run` installs it; the README says how).
 """
 
 import datetime as dt

@@ -148,9 +148,10 @@ class EligibilityOutput(serializers.Serializer):
     pools = PoolsOutput(allow_null=True)
 
 
+# Declared field by field: a ModelSerializer would build its fields from the model each
+# time one is made, and every charge posted is rendered.
 class ChargeOutput(serializers.Serializer):
-    """A charge as the API shows it. Declared field by field: a ModelSerializer would build
-    its fields from the model each time one is made, and every charge posted is rendered."""
+    """One charge of a visit, live or voided."""
 
     his_line_id = serializers.CharField()
     item_code = serializers.CharField()
@@ -213,8 +214,9 @@ class BillOutput(serializers.ModelSerializer):
         ]
 
 
+# Declared field by field, as ChargeOutput.
 class VisitSummaryOutput(serializers.Serializer):
-    """A visit's running totals (declared field by field, as ``ChargeOutput``)."""
+    """A visit's running totals."""
 
     id = serializers.IntegerField()
     his_visit_id = serializers.CharField()
