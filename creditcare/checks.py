@@ -16,6 +16,19 @@ def secret_key_from_environment(app_configs, **kwargs):
     ]
 
 
+@register(deploy=True)
+def no_sandbox_channel(app_configs, **kwargs):
+    if not settings.SANDBOX_ENABLED:
+        return []
+    return [
+        Error(
+            "The sandbox payment channel (play money) is enabled: anyone could 'pay' a bill.",
+            hint="Unset SANDBOX_ENABLED (and DEBUG) in production.",
+            id="creditcare.E002",
+        )
+    ]
+
+
 @register()
 def credit_score_provider_configured(app_configs, **kwargs):
     from accounts.scoring import get_provider

@@ -200,8 +200,12 @@ PAYMENT_LINK_VALID_AFTER_DUE = timedelta(days=env.int("PAYMENT_LINK_VALID_DAYS",
 # How long a verified phone may see a settlement page before asking for a new code.
 PAYMENT_SESSION_SECONDS = 1800
 
-# The channels patients see, in the hospital's order (sandbox: the built-in test channel).
-PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"])
+# The sandbox: the built-in test channel, play money. On with DEBUG (make run), off otherwise
+# unless SANDBOX_ENABLED is set, and then `check --deploy` fails (creditcare.E002). Off, its
+# pages and notifications answer 404.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
+# The channels patients see, in the hospital's order.
+PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"] if SANDBOX_ENABLED else [])
 # A payment still pending after this long is asked of its channel (the notification may be
 # lost); one the channel still knows nothing of after PAYMENT_ABANDONED_MINUTES is cancelled.
 PAYMENT_QUERY_AFTER_MINUTES = env.int("PAYMENT_QUERY_AFTER_MINUTES", default=3)

@@ -13,3 +13,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 # The test client and the in-process schemathesis client call as testserver / localhost.
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 SMS_BACKEND = "locmem"
+# Payments in tests go through the sandbox channel (off by default with DEBUG off).
+SANDBOX_ENABLED = True
+PAYMENT_CHANNELS = ["sandbox"]

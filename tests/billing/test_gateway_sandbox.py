@@ -4,12 +4,13 @@ twice) and the day's statement beside our books."""
 
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from billing.models import (
@@ -303,3 +304,67 @@ def test_the_statement_shows_money_the_channel_took_that_we_did_not_record(
     report, code = _statement(capsys, timezone.localdate())
     assert code == 1 and not report["balanced"]
     assert [line["out_trade_no"] for line in report["only_at_channel"]] == [payment.out_trade_no]
+
+
+# --- play money never in production --------------------------------------------------------
+
+
+def settings_in_a_new_process(**environment) -> dict:
+    """SANDBOX_ENABLED and PAYMENT_CHANNELS as production's settings read them."""
+    import subprocess
+    import sys
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DEBUG", "SANDBOX_ENABLED", "PAYMENT_CHANNELS")
+    }
+    # A DATABASE_URL nobody connects to: reading settings must not start a database.
+    env.update(DATABASE_URL="postgres://nobody@127.0.0.1:1/none", **environment)
+    script = (
+        "import json, creditcare.settings as s;"
+        "print(json.dumps([s.SANDBOX_ENABLED, s.PAYMENT_CHANNELS]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    enabled, channels = json.loads(out.strip().splitlines()[-1])
+    return {"enabled": enabled, "channels": channels}
+
+
+def test_with_debug_off_the_sandbox_is_off_unless_enabled():
+    assert settings_in_a_new_process() == {"enabled": False, "channels": []}
+    assert settings_in_a_new_process(DEBUG="1") == {"enabled": True, "channels": ["sandbox"]}
+    assert settings_in_a_new_process(SANDBOX_ENABLED="1")["enabled"] is True
+
+
+def test_check_deploy_fails_when_the_sandbox_is_on(settings):
+    from django.core.management.base import SystemCheckError
+
+    settings.SANDBOX_ENABLED = True
+    with pytest.raises(SystemCheckError, match=r"creditcare\.E002"):
+        call_command("check", "--deploy", "--fail-level", "ERROR")
+    settings.SANDBOX_ENABLED = False
+    call_command("check", "--deploy", "--fail-level", "ERROR")  # nothing to refuse now
+
+
+def test_the_checkout_page_belongs_to_the_verified_session(verified, link):
+    payment = start(verified, link)
+
+    stranger = Client().post(f"/pay/sandbox/{payment.out_trade_no}/", {"outcome": "paid"})
+
+    assert stranger.status_code == 302 and stranger["Location"] == f"/p/{link.token}"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert not SandboxTrade.objects.exists()
+
+
+def test_with_the_sandbox_off_its_pages_and_notifications_are_not_there(verified, link, settings):
+    payment = start(verified, link)
+    settings.SANDBOX_ENABLED = False
+
+    assert verified.get(f"/pay/sandbox/{payment.out_trade_no}/").status_code == 404
+    signed = SandboxGateway().checkout(payment, "PAID")
+    assert Client().post("/pay/notify/sandbox/", signed).status_code == 404
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING

@@ -108,8 +108,9 @@ class BaseGateway:
 
 def get_gateway(channel: str, *, for_new_payments: bool = False) -> Gateway:
     """The gateway of a channel we know. Only channels in ``PAYMENT_CHANNELS`` and configured
-    take new payments; a channel switched off still answers for the payments it took."""
-    if channel not in GATEWAYS:
+    take new payments; a channel switched off still answers for the payments it took. The
+    sandbox (play money) is not there at all unless ``SANDBOX_ENABLED``."""
+    if channel not in GATEWAYS or (channel == "sandbox" and not settings.SANDBOX_ENABLED):
         raise KeyError(channel)
     gateway = import_string(GATEWAYS[channel])()
     if for_new_payments and (channel not in settings.PAYMENT_CHANNELS or not gateway.configured()):

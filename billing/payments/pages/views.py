@@ -11,7 +11,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -190,7 +190,10 @@ def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
 def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     """The sandbox channel's own checkout page (a real channel's page is at the channel).
     A button records the outcome in the sandbox's books and delivers the channel's signed
-    notification, verified as any; "paid, notification lost" leaves it to the query."""
+    notification, verified as any; "paid, notification lost" leaves it to the query. Only
+    with ``SANDBOX_ENABLED``, and only for a session that passed the code for the bill."""
+    if not settings.SANDBOX_ENABLED:
+        raise Http404
     payment = (
         Payment.objects.select_related("link", "bill__institution")
         .filter(channel="sandbox", out_trade_no=out_trade_no, status=PaymentStatus.PENDING)
@@ -199,6 +202,8 @@ def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     if payment is None:
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
     token = payment.link.token
+    if not _verified(request, payment.link):
+        return redirect("pay:link", token)
     if request.method != "POST":
         return render(request, "pay/sandbox.html", {"payment": payment})
     outcome = request.POST.get("outcome", "")
