@@ -55,7 +55,7 @@ def days_overdue(due_at: dt.datetime, now: dt.datetime) -> int:
 
 def agreement_review(*, patient_id: int, as_of: dt.datetime | None = None) -> str | None:
     """Suspend the agreement of someone with a bill overdue past the grace period; reactivate
-    one suspended for that once nothing overdue is left. Returns what happened, if anything."""
+    one suspended for that once nothing is past due. Returns what happened, if anything."""
     as_of = as_of or timezone.now()
     cutoff = as_of - dt.timedelta(hours=settings.OVERDUE_SUSPEND_GRACE_HOURS)
     with transaction.atomic():
@@ -76,8 +76,13 @@ def agreement_review(*, patient_id: int, as_of: dt.datetime | None = None) -> st
             )
             return "suspended"
         written_off = Bill.objects.filter(patient_id=patient_id, status=BillStatus.WRITTEN_OFF)
+        # Back only once nothing is past due at all: a bill overdue within the grace period
+        # would suspend it again at the next sweep.
+        past_due = Bill.objects.filter(
+            patient_id=patient_id, status__in=BILL_OWED, due_at__lte=as_of
+        )
         if (
-            not overdue
+            not past_due.exists()
             and agreement.status == AgreementStatus.SUSPENDED
             and agreement.suspended_for_overdue
             and not written_off.exists()  # a write-off: staff decide whether to reactivate

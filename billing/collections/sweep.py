@@ -97,9 +97,10 @@ def _agreements_to_review(*, as_of: dt.datetime) -> list[int]:
         .filter(Exists(overdue.filter(patient_id=OuterRef("patient_id"))))
         .values_list("patient_id", flat=True)
     )
+    past_due = Bill.objects.filter(status__in=BILL_OWED, due_at__lte=as_of)
     to_reactivate = (
         CreditAgreement.objects.filter(status=AgreementStatus.SUSPENDED, suspended_for_overdue=True)
-        .exclude(Exists(overdue.filter(patient_id=OuterRef("patient_id"))))
+        .exclude(Exists(past_due.filter(patient_id=OuterRef("patient_id"))))
         .values_list("patient_id", flat=True)
     )
     return sorted(set(to_suspend) | set(to_reactivate))

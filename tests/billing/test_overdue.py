@@ -196,6 +196,24 @@ def test_the_grace_period_delays_suspension(bill, signed_patient):
         assert overdue_sweep().suspended == 1
 
 
+@override_settings(OVERDUE_SUSPEND_GRACE_HOURS=48)
+def test_paying_the_bill_that_suspended_does_not_reactivate_while_another_is_overdue(
+    his, card, signed_patient
+):
+    first = bill_closed_at(his, card, CLOSED, "V1")
+    second = bill_closed_at(his, card, CLOSED + dt.timedelta(days=2), "V2")  # due DUE + 48 h
+    with time_machine.travel(DUE + dt.timedelta(hours=48), tick=False):
+        assert overdue_sweep().suspended == 1  # the first, past its grace
+    with time_machine.travel(DUE + dt.timedelta(hours=49), tick=False):
+        pay(first)  # the second is overdue too, still within its grace
+    signed_patient.refresh_from_db()
+    assert signed_patient.status == AgreementStatus.SUSPENDED
+    with time_machine.travel(DUE + dt.timedelta(hours=50), tick=False):
+        pay(second)
+    signed_patient.refresh_from_db()
+    assert signed_patient.status == AgreementStatus.ACTIVE
+
+
 def test_limits_fall_on_overdue_and_the_history_says_why(bill, card):
     before = outpatient(card).limit
     with time_machine.travel(DUE + dt.timedelta(hours=1), tick=False):
