@@ -2,6 +2,8 @@
 (see ``accounts.admin_views``). Records are read-only here."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -25,6 +27,18 @@ from accounts.models import (
     User,
 )
 
+
+class BoundedChangeList(ChangeList):
+    """Django's change list, refusing a date drill-down past the calendar's end (the day
+    after 9999-12-31) as it refuses a malformed one, rather than failing."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
 admin.site.site_header = _("CreditCare: treat first, pay later")
 admin.site.site_title = _("CreditCare")
 admin.site.index_title = _("Staff desk")
@@ -32,6 +46,9 @@ admin.site.index_title = _("Staff desk")
 
 class ReadOnlyAdminMixin:
     """Records are written by services only: staff look, never edit or delete here."""
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList  # records are browsed by date (date_hierarchy)
 
     def has_add_permission(self, request, obj=None):
         return False

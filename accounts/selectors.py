@@ -12,7 +12,7 @@ from accounts.models import CreditScore, InstitutionApiKey, Patient
 def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
     """The sign-up desk's search: a citizen card or phone (exact), or part of a name."""
     query = query.strip()
-    if not query:
+    if not query or "\x00" in query:  # no one's details hold a NUL
         return Patient.objects.none()
     digits = "".join(ch for ch in query if ch.isdigit())
     condition = Q(citizen_card__iexact=query) | Q(name__icontains=query)

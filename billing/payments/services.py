@@ -81,6 +81,8 @@ def payment_start(
 
 def payment_notified(*, channel: str, notification: Notification) -> Payment:
     """Act on a verified notification. Raises ``ForgedNotification`` if it does not fit."""
+    if "\x00" in notification.out_trade_no + notification.gateway_trade_no:
+        raise ForgedNotification("a NUL in the order numbers")  # no order of ours has one
     payment = Payment.objects.filter(
         channel=channel, out_trade_no=notification.out_trade_no
     ).first()

@@ -1,19 +1,35 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from billing.payments.pages import me, views
 
+
+class ReferenceConverter:
+    """A link's token or our order number in a URL: letters, digits, '-' and '_'. Anything
+    else (a NUL, which no database column can hold) is no page of ours: 404."""
+
+    regex = "[A-Za-z0-9_-]{1,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ReferenceConverter, "ref")
+
 app_name = "pay"
 urlpatterns = [
-    path("p/<str:token>", views.link_page, name="link"),
-    path("p/<str:token>/code/", views.send_code, name="code"),
-    path("p/<str:token>/verify/", views.verify_code, name="verify"),
-    path("p/<str:token>/bill/", views.bill_page, name="bill"),
-    path("p/<str:token>/pay/", views.pay, name="pay"),
-    path("p/<str:token>/receipt/", views.receipt_page, name="receipt"),
+    path("p/<ref:token>", views.link_page, name="link"),
+    path("p/<ref:token>/code/", views.send_code, name="code"),
+    path("p/<ref:token>/verify/", views.verify_code, name="verify"),
+    path("p/<ref:token>/bill/", views.bill_page, name="bill"),
+    path("p/<ref:token>/pay/", views.pay, name="pay"),
+    path("p/<ref:token>/receipt/", views.receipt_page, name="receipt"),
     path("me/", me.me_page, name="me"),
     path("me/code/", me.me_send_code, name="me-code"),
     path("me/verify/", me.me_verify, name="me-verify"),
     path("me/sign-out/", me.me_sign_out, name="me-sign-out"),
-    path("pay/sandbox/<str:out_trade_no>/", views.sandbox_checkout, name="sandbox"),
+    path("pay/sandbox/<ref:out_trade_no>/", views.sandbox_checkout, name="sandbox"),
     path("pay/notify/<str:channel>/", views.notify, name="notify"),
 ]
