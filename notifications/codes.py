@@ -55,8 +55,12 @@ def _locked_error(until: dt.datetime, now: dt.datetime) -> DomainError:
     )
 
 
-def code_send(*, phone: str, purpose: str) -> VerificationCode:
-    """Send a new code to ``phone`` for ``purpose`` (the SMS leaves after commit)."""
+def code_send(*, phone: str, purpose: str, deliver: bool = True) -> VerificationCode:
+    """Send a new code to ``phone`` for ``purpose`` (the SMS leaves after commit).
+
+    ``deliver=False`` (a number nobody signed up with) keeps the request under the same
+    limits as a real one, so the answers cannot tell the two apart, and sends nothing: no
+    one can know the code."""
     now = timezone.now()
     with transaction.atomic():
         _serialize(f"phone:{phone}")
@@ -88,12 +92,13 @@ def code_send(*, phone: str, purpose: str) -> VerificationCode:
             code_hash=_hash(phone, purpose, code),
             expires_at=now + CODE_TTL,
         )
-        sms_queue(
-            to=phone,
-            template="verification_code",
-            context={"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)},
-            dedup_key=f"code:{record.pk}",
-        )
+        if deliver:
+            sms_queue(
+                to=phone,
+                template="verification_code",
+                context={"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)},
+                dedup_key=f"code:{record.pk}",
+            )
     return record
 
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.test import Client
 
 from notifications.models import SmsMessage
 from tests.billing.test_api import settlement
@@ -61,3 +62,25 @@ def test_a_wrong_code_does_not_sign_in(client, signed_patient):
     response = client.post("/me/verify/", {"phone": phone, "code": "not-it"})
     assert response.status_code == 400
     assert signed_patient.patient.name not in client.get("/me/").content.decode()
+
+
+def test_asking_twice_answers_alike_whether_or_not_the_number_is_signed_up(signed_patient):
+    """Issue 13, defect 5: the second request within a minute told a known number (400,
+    wait) from an unknown one (200)."""
+    known, unknown = signed_patient.patient.phone.as_national, "13900001111"
+    answers = {}
+    for phone in (known, unknown):
+        client = Client()
+        first, second = (client.post("/me/code/", {"phone": phone}) for _ in range(2))
+        answers[phone] = [said(response) for response in (first, second)]
+
+    assert answers[known] == answers[unknown]
+    assert [status for status, _notice, _error in answers[known]] == [200, 400]
+    assert SmsMessage.objects.filter(template="verification_code").count() == 1  # known only
+
+
+def said(response) -> tuple[int, bool, str]:
+    """What the sign-in page told: its status, the "code on its way" notice, its error."""
+    page = response.content.decode()
+    error = re.search(r'<p class="error" role="alert">(.*?)</p>', page)
+    return response.status_code, "If this number is signed up" in page, error and error[1]
