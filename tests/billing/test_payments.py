@@ -1,9 +1,12 @@
 """Paying a bill through the sandbox channel: notifications verified, acted on once."""
 
+import datetime as dt
 import re
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.test import Client
 
 from billing.models import (
     BillStatus,
@@ -18,6 +21,7 @@ from billing.payments.gateways.sandbox import SandboxGateway
 from notifications.models import SmsMessage
 from tests.billing.paying import start
 from tests.billing.test_api import assert_credit_consistent, outpatient
+from tests.billing.test_me import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +51,21 @@ def test_paying_marks_the_bill_paid_releases_credit_and_sends_the_receipt(verifi
     page = verified.get(f"/p/{link.token}/receipt/").content.decode()
     assert bill.invoice.number in page
     assert verified.get(f"/p/{link.token}").status_code == 200  # "paid" page now
+
+
+def test_the_receipt_shows_its_details_only_to_the_patients_session(paid, link, verified):
+    """Issue 13, defect 8: the receipt link showed the items to anyone, forever."""
+    invoice = paid.bill.invoice.number
+    anyone = Client().get(f"/p/{link.token}/receipt/").content.decode()
+    assert invoice in anyone and "35.00" in anyone  # paid, and the number to print it
+    assert "血常规" not in anyone and "100.00" not in anyone  # no items, no settlement
+
+    patient = verified.get(f"/p/{link.token}/receipt/").content.decode()
+    assert "血常规" in patient and "100.00" in patient
+    me = Client()
+    with time_machine.travel(dt.timedelta(minutes=2)):  # a new code may be sent by then
+        sign_in(me, paid.bill.patient.phone.as_national)
+        assert "血常规" in me.get(f"/p/{link.token}/receipt/").content.decode()
 
 
 def test_a_notification_replayed_three_times_acts_once(verified, link):

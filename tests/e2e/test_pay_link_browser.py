@@ -155,6 +155,13 @@ def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
         assert re.fullmatch(r"YD\d{10}", invoice)
         receipt_sms = SmsMessage.objects.get(template="payment_received").body
         assert invoice in receipt_sms
+        # Someone else with the receipt link sees it paid and the invoice number, no more.
+        stranger = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        stranger.goto(page.url)
+        stranger.screenshot(path=SCREENSHOTS / "4b-receipt-without-the-code.png", full_page=True)
+        assert stranger.inner_text("[data-invoice]") == invoice
+        assert "阿莫西林胶囊" not in stranger.content()
+        stranger.close()
 
         # The patient's own page: phone, code, and the paid bill with its invoice. (A minute
         # passes first: one phone gets one code a minute.)

@@ -32,13 +32,13 @@ def _phone(raw: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _signed_in_phone(request: HttpRequest) -> str | None:
+def signed_in_phone(request: HttpRequest) -> str | None:
     me = request.session.get(SESSION_KEY) or {}
     return me.get("phone") if me.get("until", 0) > time.time() else None
 
 
 def me_page(request: HttpRequest) -> HttpResponse:
-    phone = _signed_in_phone(request)
+    phone = signed_in_phone(request)
     if phone is None:
         return render(request, "me/sign_in.html", {"phone": request.GET.get("phone", "")})
     patients = (

@@ -27,6 +27,7 @@ from billing.payments.gateways import (
     get_gateway,
 )
 from billing.payments.gateways.sandbox import SandboxGateway
+from billing.payments.pages.me import signed_in_phone
 from billing.payments.services import payment_notified, payment_start
 from billing.visits.selectors import live_charges
 from creditcare.errors import DomainError
@@ -175,16 +176,20 @@ def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
 
 
 def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
-    """The receipt and invoice details (the link in the payment SMS)."""
+    """The receipt (the link in the payment SMS). Anyone with the link sees that it is paid:
+    the amount and the invoice number to print it at a window. The settlement and the items
+    only a session that passed the code for the bill, or signed in to /me/ with its phone."""
     link = _link(token)
     if link is None or link.bill.status != BillStatus.PAID or not hasattr(link.bill, "invoice"):
         if link is not None and link.instalment and link.instalment.paid_at:
             return render(request, "pay/gone.html", {"reason": "paid", "link": link})  # a part
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
     bill = link.bill
-    return render(
-        request, "pay/receipt.html", {"bill": bill, "charges": live_charges(visit=bill.visit)}
-    )
+    details = _verified(request, link) or signed_in_phone(request) == str(bill.patient.phone)
+    context = {"bill": bill, "details": details}
+    if details:
+        context["charges"] = live_charges(visit=bill.visit)
+    return render(request, "pay/receipt.html", context)
 
 
 def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
