@@ -7,6 +7,7 @@ Lock order (shared with billing): credit lines (by primary key), then the agreem
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
@@ -204,6 +205,11 @@ def _agreement_sign(
     return agreement
 
 
+# What else keeps an agreement from ending, told by the apps built on accounts (billing
+# registers its open visits and owed bills in its AppConfig.ready). Each is called with the
+# patient's id, under the lock of their credit lines, and says whether it blocks.
+termination_blockers: list[Callable[[int], bool]] = []
+
 _TRANSITION_WORDS = {
     "suspend": "suspended",
     "reactivate": "reactivated",
@@ -233,7 +239,10 @@ def _agreement_transition(
                 % {"status": agreement.get_status_display(), "action": _TRANSITION_WORDS[name]},
                 {"agreement_status": agreement.status},
             )
-        if not can_proceed(method):
+        blocked = name == "terminate" and any(
+            blocks(agreement.patient_id) for blocks in termination_blockers
+        )
+        if blocked or not can_proceed(method):
             raise DomainError(
                 "balance_not_zero",
                 _("The patient still has open visits or unpaid bills; settle them first."),

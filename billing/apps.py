@@ -8,7 +8,10 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
+        from accounts.services import termination_blockers
         from billing.collections import reminders  # noqa: F401 - registers their send check
+        from billing.visits.selectors import visits_or_bills_open
         from creditcare.schedule import install_default_schedule
 
+        termination_blockers.append(visits_or_bills_open)
         post_migrate.connect(install_default_schedule, sender=self)

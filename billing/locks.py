@@ -26,14 +26,14 @@ __all__ = [
 
 
 def visit_lock(*, visit_id: int, institution: Institution) -> tuple[CreditLine, Visit] | None:
-    """Lock the visit's credit line, then the visit, in one statement; ``None`` if
-    ``institution`` has no such visit.
+    """Lock the visit's credit line, then the visit, in one statement, reading the
+    patient's agreement with them; ``None`` if ``institution`` has no such visit.
 
     Only this function locks visits, always with their line, so no transaction holds a visit
     without its line. After a wait PostgreSQL returns the latest version of both rows.
     """
     visit = (
-        Visit.objects.select_related("credit_line")
+        Visit.objects.select_related("credit_line", "patient__agreement")
         .select_for_update(of=("credit_line", "self"))
         .filter(pk=visit_id, institution=institution)
         .first()

@@ -42,6 +42,16 @@ def patient_for_card(citizen_card: str) -> Patient:
     return patient
 
 
+def agreement_ended_refusal(patient: Patient) -> DomainError | None:
+    """Why a visit already open takes nothing more: its agreement has ended. (A suspension
+    stops new visits only: care already under way goes on to its bill.)"""
+    agreement = getattr(patient, "agreement", None)
+    if agreement is None or agreement.status != AgreementStatus.TERMINATED:
+        return None
+    code, message = AGREEMENT_REFUSALS[AgreementStatus.TERMINATED]
+    return DomainError(code, str(message), {"agreement_status": agreement.status})
+
+
 def agreement_refusal(patient: Patient) -> DomainError | None:
     """Why this patient cannot open a visit on credit now, or ``None`` if they can."""
     agreement = getattr(patient, "agreement", None)

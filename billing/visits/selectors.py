@@ -7,9 +7,11 @@ from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Institution
 from billing.models import (
+    BILL_OWED,
     Bill,
     Charge,
     Visit,
+    VisitStatus,
 )
 from billing.visits.eligibility import agreement_refusal, patient_for_card
 from creditcare.errors import DomainError
@@ -67,3 +69,11 @@ def bill_list(
 def live_charges(*, visit: Visit) -> QuerySet[Charge]:
     """The charges of a visit that were not voided, in the order they were posted."""
     return visit.charges.filter(void__isnull=True).order_by("pk")
+
+
+def visits_or_bills_open(patient_id: int) -> bool:
+    """Whether the patient has a visit open or a bill owed: an agreement cannot end then."""
+    return (
+        Visit.objects.filter(patient_id=patient_id, status=VisitStatus.OPEN).exists()
+        or Bill.objects.filter(patient_id=patient_id, status__in=BILL_OWED).exists()
+    )

@@ -32,7 +32,7 @@ from billing.models import (
 )
 from billing.payments.links import payment_link_create, payment_link_url
 from billing.payments.refunds import refund_for_void
-from billing.visits.eligibility import agreement_refusal, patient_for_card
+from billing.visits.eligibility import agreement_ended_refusal, agreement_refusal, patient_for_card
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
 from notifications.services import sms_queue
@@ -220,6 +220,9 @@ def _charges_decide(
             )
     if new and visit.status != VisitStatus.OPEN:
         return [], _visit_closed_error(visit)
+    ended = agreement_ended_refusal(visit.patient)
+    if new and ended:
+        return [], ended
     requested = sum((c.self_pay_estimate for c in new), ZERO)
     if requested > 0 and requested > line.available:
         return [], credit_limit_exceeded(available=line.available, requested=requested)
@@ -345,6 +348,9 @@ def visit_close(
             if _same_settlement(visit.bill, settlement):
                 return visit
             raise _visit_closed_error(visit)
+        ended = agreement_ended_refusal(visit.patient)
+        if ended:
+            raise ended
         closed_at = _settlement_check(visit=visit, settlement=settlement)
         bill = _bill_raise(
             line=line, visit=visit, settlement=settlement, closed_at=closed_at, api_key=api_key
