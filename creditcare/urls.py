@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views import defaults
 from django.views.generic import RedirectView
 
-from billing.visits.api.errors import api_not_found, api_server_error
+from billing.visits.api.errors import api_bad_request, api_not_found, api_server_error
 from notifications.views import twilio_status
 
 API_PREFIX = "/api/"
@@ -22,6 +22,12 @@ urlpatterns = [
     path("sms/twilio/status/", twilio_status, name="twilio-status"),
     path("healthz", health, name="health"),
 ]
+
+
+def handler400(request, exception):
+    if request.path.startswith(API_PREFIX):
+        return api_bad_request(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def handler404(request, exception):

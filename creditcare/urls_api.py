@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from billing.visits.api.errors import api_not_found, api_server_error
+from billing.visits.api.errors import api_bad_request, api_not_found, api_server_error
 from creditcare.urls import health
 
 urlpatterns = [
@@ -10,5 +10,6 @@ urlpatterns = [
     path("healthz", health, name="health"),
 ]
 
+handler400 = api_bad_request
 handler404 = api_not_found
 handler500 = api_server_error

@@ -79,7 +79,7 @@ def _visit_closed_error(visit: Visit) -> DomainError:
     return DomainError(
         "visit_closed",
         _("This visit is closed: no more changes. Open a new visit for new charges."),
-        {"visit_id": visit.pk, "closed_at": visit.closed_at.isoformat()},
+        {"visit_id": visit.pk, "closed_at": timezone.localtime(visit.closed_at).isoformat()},
     )
 
 
@@ -393,7 +393,7 @@ def _settlement_check(*, visit: Visit, settlement: Settlement) -> dt.datetime:
         raise DomainError(
             "invalid_closed_at",
             _("closed_at must be between the visit's start and now."),
-            {"started_at": visit.started_at.isoformat()},
+            {"started_at": timezone.localtime(visit.started_at).isoformat()},
         )
     return closed_at
 

@@ -10,8 +10,9 @@ from billing.payments.selectors import statement_check
 
 class Command(BaseCommand):
     help = (
-        "Download a payment channel's statement of a day and compare it with our books. "
-        "Exits with status 1 when they differ."
+        "Download a payment channel's statement of a day (yesterday, China time, unless "
+        "--date says otherwise) and compare it with our books. Exits with status 1 when they "
+        "differ."
     )
 
     def add_arguments(self, parser):

@@ -1,4 +1,5 @@
 from django.urls import path, register_converter
+from django.views.decorators.cache import never_cache
 
 from billing.payments.pages import me, views
 
@@ -19,17 +20,18 @@ class ReferenceConverter:
 register_converter(ReferenceConverter, "ref")
 
 app_name = "pay"
+# Patients' pages are never cached (a shared phone, a proxy): Cache-Control: no-store.
 urlpatterns = [
-    path("p/<ref:token>", views.link_page, name="link"),
-    path("p/<ref:token>/code/", views.send_code, name="code"),
-    path("p/<ref:token>/verify/", views.verify_code, name="verify"),
-    path("p/<ref:token>/bill/", views.bill_page, name="bill"),
-    path("p/<ref:token>/pay/", views.pay, name="pay"),
-    path("p/<ref:token>/receipt/", views.receipt_page, name="receipt"),
-    path("me/", me.me_page, name="me"),
-    path("me/code/", me.me_send_code, name="me-code"),
-    path("me/verify/", me.me_verify, name="me-verify"),
-    path("me/sign-out/", me.me_sign_out, name="me-sign-out"),
-    path("pay/sandbox/<ref:out_trade_no>/", views.sandbox_checkout, name="sandbox"),
+    path("p/<ref:token>", never_cache(views.link_page), name="link"),
+    path("p/<ref:token>/code/", never_cache(views.send_code), name="code"),
+    path("p/<ref:token>/verify/", never_cache(views.verify_code), name="verify"),
+    path("p/<ref:token>/bill/", never_cache(views.bill_page), name="bill"),
+    path("p/<ref:token>/pay/", never_cache(views.pay), name="pay"),
+    path("p/<ref:token>/receipt/", never_cache(views.receipt_page), name="receipt"),
+    path("me/", never_cache(me.me_page), name="me"),
+    path("me/code/", never_cache(me.me_send_code), name="me-code"),
+    path("me/verify/", never_cache(me.me_verify), name="me-verify"),
+    path("me/sign-out/", never_cache(me.me_sign_out), name="me-sign-out"),
+    path("pay/sandbox/<ref:out_trade_no>/", never_cache(views.sandbox_checkout), name="sandbox"),
     path("pay/notify/<str:channel>/", views.notify, name="notify"),
 ]

@@ -34,6 +34,7 @@ DOMAIN_STATUS = {
 # The error codes of the API, for the docs: code -> (status, when).
 ERROR_CODES = {
     "unauthenticated": (401, "No or malformed Authorization header, or an unknown/revoked key."),
+    "bad_request": (400, "A Host this service does not answer to, or a malformed request."),
     "not_found": (404, "No such URL, or an object of another institution."),
     "visit_not_found": (404, "No such visit at your institution."),
     "bill_not_found": (404, "No such bill at your institution."),
@@ -135,6 +136,14 @@ def exception_handler(exc, context):
         logger.exception("unexpected error in %s", context.get("view"), exc_info=exc)
         response = Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return response
+
+
+def api_bad_request(request, exception=None):
+    """Django's own 400 (a Host not allowed, a malformed request) in the API's JSON."""
+    return JsonResponse(
+        error_body("bad_request", _("This request cannot be served: check the address.")),
+        status=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 def api_not_found(request, exception=None):
