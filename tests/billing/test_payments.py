@@ -47,6 +47,9 @@ def test_paying_marks_the_bill_paid_releases_credit_and_sends_the_receipt(verifi
     assert re.fullmatch(r"YD\d{10}", bill.invoice.number)
     receipt = SmsMessage.objects.get(template="payment_received")
     assert bill.invoice.number in receipt.body and "35.00" in receipt.body
+    # The month and the day, and amounts in yuan (元), as the scheme's receipt SMS reads.
+    assert re.search(r"您于\d{1,2}月\d{1,2}日\d\d:\d\d完成费用支付", receipt.body)
+    assert "总金额100.00元" in receipt.body and "支付35.00元" in receipt.body
     assert f"/p/{link.token}/receipt/" in receipt.body
     page = verified.get(f"/p/{link.token}/receipt/").content.decode()
     assert bill.invoice.number in page
