@@ -1,23 +1,33 @@
 """Reads of accounts data used by services, views and the admin."""
 
 import hmac
+import re
 import time
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from accounts.identity import normalize_identity_number
 from accounts.models import CreditScore, InstitutionApiKey, Patient
+
+# A whole mainland mobile number, with or without +86.
+MOBILE = re.compile(r"(?:\+?86)?(1\d{10})")
 
 
 def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
-    """The sign-up desk's search: a citizen card or phone (exact), or part of a name."""
+    """The sign-up desk's search: a citizen card, an identity number or a whole mobile number
+    (each exactly), or part of a name. A number matches nobody by a part of it."""
     query = query.strip()
     if not query or "\x00" in query:  # no one's details hold a NUL
         return Patient.objects.none()
-    digits = "".join(ch for ch in query if ch.isdigit())
-    condition = Q(citizen_card__iexact=query) | Q(name__icontains=query)
-    if len(digits) >= 7:
-        condition |= Q(phone__endswith=digits[-11:])
+    condition = (
+        Q(citizen_card__iexact=query)
+        | Q(id_number=normalize_identity_number(query))
+        | Q(name__icontains=query)
+    )
+    mobile = MOBILE.fullmatch(re.sub(r"[\s-]", "", query))
+    if mobile:
+        condition |= Q(phone=f"+86{mobile[1]}")  # stored E.164
     return (
         Patient.objects.filter(condition)
         .select_related("agreement")

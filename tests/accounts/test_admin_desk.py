@@ -1,5 +1,7 @@
 """The window staff's sign-up desk in the admin."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -75,17 +77,30 @@ def test_desk_refuses_a_duplicate_citizen_card(clerk_client, signed_patient):
     assert Patient.objects.count() == 1
 
 
-@pytest.mark.parametrize("how", ["citizen_card", "phone", "name"])
-def test_desk_finds_a_person_by_card_phone_or_name(clerk_client, signed_patient, how):
+@pytest.mark.parametrize("how", ["citizen_card", "id_number", "phone", "phone+86", "name"])
+def test_desk_finds_a_person_by_card_id_phone_or_name(clerk_client, signed_patient, how):
     patient = signed_patient.patient
     query = {
         "citizen_card": patient.citizen_card.lower(),
+        "id_number": patient.id_number.lower(),
         "phone": patient.phone.as_national,
+        "phone+86": str(patient.phone),
         "name": patient.name[:2],
     }[how]
     page = clerk_client.get(DESK, {"q": query}).content.decode()
     assert f'data-citizen-card="{patient.citizen_card}"' in page
     assert signed_patient.get_status_display() in page
+
+
+@pytest.mark.parametrize("part", ["last 8 digits", "card ending in them"])
+def test_a_part_of_a_number_finds_nobody(clerk_client, signed_patient, part):
+    """Issue 13: a new card number once showed an unrelated patient, matched on the end of
+    their phone number."""
+    digits = str(signed_patient.patient.phone)[-8:]
+    query = {"last 8 digits": digits, "card ending in them": f"NEW{digits}"}[part]
+    page = clerk_client.get(DESK, {"q": query}).content.decode()
+    assert f'data-citizen-card="{signed_patient.patient.citizen_card}"' not in page
+    assert "data-not-found" in page and 'class="errornote"' not in page  # said, not an error
 
 
 def test_desk_offers_sign_up_when_nobody_is_found(clerk_client):
@@ -244,3 +259,21 @@ def test_patient_pages_are_chinese_by_default(window_clerk, signed_patient, sett
     page = client.get(url).content.decode()  # no Accept-Language: the default
     assert "先诊疗后付费" in page
     assert "Credit agreement" not in page
+
+
+def test_the_printed_agreement_and_the_desk_say_each_thing_once(
+    clerk_client, signed_patient, settings
+):
+    """Issue 13: in Chinese the printed agreement repeated clauses 1, 2 and 4 word for word,
+    and the desk its intro sentence (the translations held each twice)."""
+    settings.LANGUAGE_CODE = "zh-hans"
+    url = reverse("admin:accounts_creditagreement_print", args=[signed_patient.pk])
+    page = clerk_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    clauses = re.findall(r"<li>(.*?)</li>", page, re.S)
+    assert len(clauses) == 6
+    for clause in clauses:
+        for sentence in filter(None, re.split(r"(?<=[。；])", clause.strip())):
+            assert page.count(sentence) == 1, sentence
+
+    desk = clerk_client.get(DESK, {"q": "ZZ0001"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert desk.content.decode().count("窗口签约。") == 1
