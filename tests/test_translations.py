@@ -10,17 +10,21 @@ from django.conf import settings
 LOCALE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
-def po_entries() -> dict[str, str]:
+def po_entries() -> dict[tuple[str | None, str], str]:
+    """``{(context, msgid): msgstr}`` of the catalogue (context ``None`` where it has none)."""
     text = (LOCALE / "django.po").read_text(encoding="utf-8")
     entries = {}
-    for match in re.finditer(r'^msgid ((?:".*"\n)+)msgstr ((?:".*"\n?)+)', text, re.M):
-        msgid = "".join(re.findall(r'"(.*)"', match.group(1)))
-        msgstr = "".join(re.findall(r'"(.*)"', match.group(2)))
+    pattern = r'^(?:msgctxt "(.*)"\n)?msgid ((?:".*"\n)+)msgstr ((?:".*"\n?)+)'
+    for match in re.finditer(pattern, text, re.M):
+        msgid = unescape("".join(re.findall(r'"(.*)"', match.group(2))))
         if msgid:
-            entries[msgid.encode().decode("unicode_escape").encode("latin-1").decode()] = (
-                msgstr.encode().decode("unicode_escape").encode("latin-1").decode()
-            )
+            msgstr = unescape("".join(re.findall(r'"(.*)"', match.group(3))))
+            entries[(match.group(1), msgid)] = msgstr
     return entries
+
+
+def unescape(text: str) -> str:
+    return text.encode().decode("unicode_escape").encode("latin-1").decode()
 
 
 def test_every_text_is_translated_and_compiled():
@@ -30,5 +34,9 @@ def test_every_text_is_translated_and_compiled():
         compiled = gettext.GNUTranslations(handle)
     untranslated = [msgid for msgid, msgstr in entries.items() if not msgstr]
     assert untranslated == []
-    stale = [msgid for msgid, msgstr in entries.items() if compiled.gettext(msgid) != msgstr]
+    stale = [
+        (context, msgid)
+        for (context, msgid), msgstr in entries.items()
+        if (compiled.pgettext(context, msgid) if context else compiled.gettext(msgid)) != msgstr
+    ]
     assert stale == []

@@ -44,7 +44,14 @@ from billing.models.payments import (
     SandboxTrade,
     WindowMethod,
 )
-from billing.models.visits import MAX_VISIT_TOTAL, Charge, ChargeVoid, Visit, VisitStatus
+from billing.models.visits import (
+    MAX_VISIT_TOTAL,
+    Charge,
+    ChargeCategory,
+    ChargeVoid,
+    Visit,
+    VisitStatus,
+)
 
 __all__ = [
     "BILL_OWED",
@@ -56,6 +63,7 @@ __all__ = [
     "CaseEventKind",
     "CaseStatus",
     "Charge",
+    "ChargeCategory",
     "ChargeVoid",
     "CollectionCase",
     "ContactChannel",

@@ -14,12 +14,28 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 
 from accounts.models import MONEY, AppendOnlyModel, CreditLine, CreditPool, Institution, Patient
 
 # The largest visit total the scheme takes (settlement amounts are bounded by it too).
 MAX_VISIT_TOTAL = Decimal("100000000.00")
+
+
+class ChargeCategory(models.TextChoices):
+    """What a charge is for, as the HIS sends it (docs/his-api.md lists them)."""
+
+    REGISTRATION = "registration", pgettext_lazy("charge category", "Registration")
+    CONSULTATION = "consultation", pgettext_lazy("charge category", "Consultation")
+    LAB = "lab", pgettext_lazy("charge category", "Laboratory test")
+    IMAGING = "imaging", pgettext_lazy("charge category", "Imaging")
+    DRUG = "drug", pgettext_lazy("charge category", "Drug")
+    TREATMENT = "treatment", pgettext_lazy("charge category", "Treatment")
+    MATERIAL = "material", pgettext_lazy("charge category", "Medical material")
+    BED = "bed", pgettext_lazy("charge category", "Bed")
+    NURSING = "nursing", pgettext_lazy("charge category", "Nursing")
+    OTHER = "other", pgettext_lazy("charge category", "Other")
 
 
 class VisitStatus(models.TextChoices):
@@ -79,7 +95,7 @@ class Charge(AppendOnlyModel):
     his_line_id = models.CharField(max_length=64)
     item_code = models.CharField(max_length=64)
     item_name = models.CharField(max_length=200)
-    category = models.CharField(max_length=64)
+    category = models.CharField(max_length=64, choices=ChargeCategory.choices)
     quantity = models.DecimalField(max_digits=12, decimal_places=3)
     unit_price = models.DecimalField(max_digits=14, decimal_places=4)  # drug prices: 4 places
     amount = models.DecimalField(**MONEY)

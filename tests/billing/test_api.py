@@ -691,3 +691,15 @@ def test_a_lowered_limit_never_traps_a_visit(his, card, credit_officer):
 def assert_credit_consistent_allowing_overdraft(card):
     for line in CreditLine.objects.filter(patient__citizen_card=card):
         assert line.used == credit_used_from_entries(line=line)
+
+
+def test_a_charge_category_is_one_of_the_documented_list(his, card):
+    """Issue 13: a charge's category took any text."""
+    visit = his.open_visit(card)
+
+    refused = his.charge(visit["id"], "L1", "10.00", category="snacks")
+    taken = his.charge(visit["id"], "L1", "10.00", category="imaging")
+
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_input")
+    assert "category" in refused.json()["details"]["fields"]
+    assert taken.status_code == 201 and Charge.objects.get().category == "imaging"

@@ -57,7 +57,7 @@ def closed_visit():
             "1",
             "A",
             "普通门诊诊查费",
-            "reg",
+            "registration",
             Decimal("1"),
             Decimal("12"),
             Decimal("12.00"),

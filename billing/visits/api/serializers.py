@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import AgreementStatus, CreditPool
-from billing.models import MAX_VISIT_TOTAL, Bill, BillStatus, Visit, VisitStatus
+from billing.models import MAX_VISIT_TOTAL, Bill, BillStatus, ChargeCategory, Visit, VisitStatus
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
@@ -82,7 +82,7 @@ class ChargeInput(serializers.Serializer):
     his_line_id = serializers.CharField(max_length=64, validators=[his_id])
     item_code = serializers.CharField(max_length=64)
     item_name = serializers.CharField(max_length=200)
-    category = serializers.CharField(max_length=64)
+    category = serializers.ChoiceField(choices=ChargeCategory.choices)
     quantity = serializers.DecimalField(
         max_digits=12, decimal_places=3, min_value=Decimal("0.001"), max_value=Decimal("100000")
     )
