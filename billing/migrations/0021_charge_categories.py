@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0020_recompute_limits_task_in_billing'),
+        ("billing", "0020_recompute_limits_task_in_billing"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='charge',
-            name='category',
-            field=models.CharField(choices=[('registration', 'Registration'), ('consultation', 'Consultation'), ('lab', 'Laboratory test'), ('imaging', 'Imaging'), ('drug', 'Drug'), ('treatment', 'Treatment'), ('material', 'Medical material'), ('bed', 'Bed'), ('nursing', 'Nursing'), ('other', 'Other')], max_length=64),
+            model_name="charge",
+            name="category",
+            field=models.CharField(
+                choices=[
+                    ("registration", "Registration"),
+                    ("consultation", "Consultation"),
+                    ("lab", "Laboratory test"),
+                    ("imaging", "Imaging"),
+                    ("drug", "Drug"),
+                    ("treatment", "Treatment"),
+                    ("material", "Medical material"),
+                    ("bed", "Bed"),
+                    ("nursing", "Nursing"),
+                    ("other", "Other"),
+                ],
+                max_length=64,
+            ),
         ),
     ]

@@ -83,8 +83,12 @@ def me_send_code(request: HttpRequest) -> HttpResponse:
     try:
         code_send(phone=phone, purpose=f"me:{phone}", deliver=known)
     except DomainError as error:
-        context["error"] = error.message
-        return render(request, "me/sign_in.html", context, status=400)
+        if error.code != "code_too_soon":
+            context["error"] = error.message
+            return render(request, "me/sign_in.html", context, status=400)
+        # A code went out a moment ago (right after paying, say): its box, and when another
+        # may be asked for.
+        context["resend_in"] = error.details["retry_after_seconds"]
     context["code_sent"] = True
     return render(request, "me/sign_in.html", context)
 
