@@ -1,9 +1,13 @@
+import dataclasses
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from accounts.identity import IdentityDocumentType, Sex
 from accounts.models import Patient
+from accounts.services import PatientDetails, patient_build
 
 
 class EnrolForm(forms.Form):
@@ -45,6 +49,24 @@ class EnrolForm(forms.Form):
                 params={"name": existing.name},
             )
         return card
+
+    def clean(self) -> dict:
+        """The rules of a patient (the identity number's check digit and birth date, a mobile
+        number, ...) checked beside the form's own, so every field's error shows at once."""
+        cleaned = super().clean()
+        values = {
+            field.name: cleaned.get(field.name, self.data.get(field.name, ""))
+            for field in dataclasses.fields(PatientDetails)
+        }
+        values["resident_of_region"] = bool(values["resident_of_region"])
+        values["birth_date"] = cleaned.get("birth_date")
+        try:
+            patient_build(details=PatientDetails(**values))
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                if name not in self.errors:
+                    self.add_error(name if name in self.fields else None, messages)
+        return cleaned
 
 
 class ConfirmForm(forms.Form):

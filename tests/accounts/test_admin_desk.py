@@ -66,6 +66,17 @@ def test_desk_shows_clear_errors_and_creates_nothing(clerk_client, field, value,
     assert not CreditAgreement.objects.exists()
 
 
+def test_desk_shows_every_fields_error_at_once(clerk_client):
+    """Issue 13: the sign-up form said one error per submit (the phone's first, then the
+    identity number's)."""
+    data = {**FORM, "id_number": "330183199001011234", "phone": "12345"}
+
+    page = clerk_client.post(DESK, data).content.decode()
+
+    assert "check digit" in page and "not a valid phone number" in page
+    assert not Patient.objects.exists()
+
+
 def test_desk_refuses_a_duplicate_citizen_card(clerk_client, signed_patient):
     card = signed_patient.patient.citizen_card
     response = clerk_client.post(
