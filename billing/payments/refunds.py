@@ -41,6 +41,7 @@ from billing.models import (
 from billing.payments.gateways import GatewayError, RefundResult, get_gateway
 from creditcare.errors import DomainError
 from creditcare.money import money_sum, quantize
+from notifications.services import sms_queue
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +98,30 @@ def refund_request(
         )
         if not at_window:
             transaction.on_commit(lambda: send_refund.delay(refund.pk), robust=True)
+        _refund_notify(refund=refund, payment=payment)
     logger.info("refund %s of %s from %s: %s", refund.out_refund_no, amount, payment, reason)
     return refund
+
+
+def _refund_notify(*, refund: Refund, payment: Payment) -> None:
+    """Tell the patient money is coming back: how much, where, and when to expect it."""
+    at_window = refund.status == RefundStatus.AT_WINDOW
+    try:
+        channel = "" if at_window else get_gateway(payment.channel).name
+    except KeyError:  # a channel no longer configured: name it as recorded
+        channel = payment.channel
+    patient = payment.bill.patient
+    sms_queue(
+        to=patient.phone,
+        template="refund_started",
+        context={
+            "patient_name": patient.name,
+            "amount": refund.amount,
+            "at_window": at_window,
+            "channel": channel,
+        },
+        dedup_key=f"refund:{refund.pk}:{refund.status}",
+    )
 
 
 def refund_for_void(*, bill: Bill, charge: Charge, actor: str, reason: str) -> list[Refund]:
@@ -162,6 +185,7 @@ def _refund_answered(*, refund_id: int, result: RefundResult) -> Refund:
             refund.send_to_window()
             refund.last_error = result.error[:500]
             logger.warning("refund %s to the window: %s", refund.out_refund_no, result.error)
+            _refund_notify(refund=refund, payment=payment)  # now: come to the window
         refund.save(update_fields=["status", "gateway_refund_no", "last_error", "finished_at"])
     return refund
 

@@ -52,6 +52,28 @@ def test_a_charge_voided_after_payment_is_refunded_online(
     assert_credit_consistent(card)
 
 
+def test_the_patient_is_told_of_a_refund_where_and_when(
+    his, link, paid, django_capture_on_commit_callbacks
+):
+    """Issue 13: a refund sent the patient nothing."""
+    with django_capture_on_commit_callbacks(execute=True):
+        void(his, link, "L2")  # 20.00 back, online
+
+    sms = SmsMessage.objects.get(template="refund_started")
+    assert sms.to == paid.bill.patient.phone
+    assert "20.00元" in sms.body and "原路退回至您的测试渠道账户" in sms.body
+    assert "1至5个工作日" in sms.body
+
+
+def test_a_refund_at_the_window_says_to_come_to_the_window(his, link, paid, finance_officer):
+    invoice_mark_printed(invoice=paid.bill.invoice, actor=finance_officer)
+    void(his, link, "L2")  # a printed invoice: the refund is the window's
+
+    assert (
+        "请携带身份证件到医院收费窗口领取" in SmsMessage.objects.get(template="refund_started").body
+    )
+
+
 def test_refunds_add_up_and_never_exceed_what_was_paid(
     his, link, paid, django_capture_on_commit_callbacks
 ):

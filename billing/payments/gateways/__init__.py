@@ -94,7 +94,8 @@ class BaseGateway:
     """What channels share: the answers to a notification (Alipay's words by default)."""
 
     channel = ""
-    label = ""
+    label = ""  # the patient's button
+    name = ""  # the channel itself, as a sentence names it (a refund's SMS)
 
     def configured(self) -> bool:
         return True

@@ -131,6 +131,7 @@ def _notification(fields: dict) -> Notification:
 class AlipayGateway(BaseGateway):
     channel = "alipay"
     label = _("Alipay")
+    name = _("Alipay")
 
     def configured(self) -> bool:
         return bool(

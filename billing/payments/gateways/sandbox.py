@@ -65,6 +65,7 @@ def _reachable() -> None:
 class SandboxGateway(BaseGateway):
     channel = "sandbox"
     label = _("Pay (test channel)")
+    name = _("test channel")
 
     # --- the channel's side: what its checkout page does ---------------------------------
 

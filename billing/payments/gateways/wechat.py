@@ -110,6 +110,7 @@ def _answer(code: int, message: str | bytes) -> dict:
 class WechatGateway(BaseGateway):
     channel = "wechat"
     label = _("WeChat Pay")
+    name = _("WeChat Pay")
 
     def configured(self) -> bool:
         return all(
