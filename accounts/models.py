@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
@@ -209,7 +210,7 @@ class Patient(models.Model):
 
 
 class AgreementStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")  # recorded, not yet signed: no credit
+    PENDING = "pending", pgettext_lazy("agreement status", "Pending")  # not signed: no credit
     ACTIVE = "active", _("Active")  # signed: new visits get credit
     SUSPENDED = "suspended", _("Suspended")  # no new visits (overdue bill or staff decision)
     TERMINATED = "terminated", _("Terminated")  # ended for good, only with a zero balance

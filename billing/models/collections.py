@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 
 from accounts.models import MONEY, AppendOnlyModel, Patient
@@ -14,8 +15,8 @@ from billing.models.bills import Bill
 
 
 class CaseStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    CLOSED = "closed", _("Closed")
+    OPEN = "open", pgettext_lazy("case status", "Open")
+    CLOSED = "closed", pgettext_lazy("case status", "Closed")
 
 
 class CollectionCase(models.Model):
@@ -81,13 +82,13 @@ class CaseEventKind(models.TextChoices):
     DISPUTE_RESOLVED = "dispute_resolved", _("Dispute resolved")
     WRITTEN_OFF = "written_off", _("Written off")
     PAYMENT = "payment", _("Payment received")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("case event", "Closed")
 
 
 class ContactChannel(models.TextChoices):
     CALL = "call", _("Phone call")
     SMS = "sms", _("SMS")
-    VISIT = "visit", _("Visit")
+    VISIT = "visit", pgettext_lazy("contact channel", "Visit")
 
 
 class CaseEvent(AppendOnlyModel):
@@ -121,7 +122,7 @@ class CaseEvent(AppendOnlyModel):
 
 
 class PromiseStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("promise status", "Pending")
     KEPT = "kept", _("Kept")
     BROKEN = "broken", _("Broken")
 

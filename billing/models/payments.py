@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 
 from accounts.models import MONEY, AppendOnlyModel
@@ -54,7 +55,7 @@ class PaymentLink(models.Model):
 
 class PaymentStatus(models.TextChoices):
     CREATED = "created", _("Created")  # recorded, the patient not yet sent to the channel
-    PENDING = "pending", _("Pending")  # the patient is at the channel's checkout
+    PENDING = "pending", pgettext_lazy("payment status", "Pending")  # at the checkout
     SUCCEEDED = "succeeded", _("Succeeded")  # the channel says the money was taken
     FAILED = "failed", _("Failed")  # the channel refused it
     CANCELLED = "cancelled", _("Cancelled")  # the patient gave up
@@ -168,7 +169,7 @@ class Payment(models.Model):
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")  # asked of the channel (or about to be)
+    PENDING = "pending", pgettext_lazy("refund status", "Pending")  # asked of the channel
     SUCCEEDED = "succeeded", _("Refunded")  # the channel gave the money back
     # For a window to pay out: a window payment, a printed invoice (to be taken back), or an
     # online refund the channel refused or could not be reached for after its retries.

@@ -39,8 +39,8 @@ class ChargeCategory(models.TextChoices):
 
 
 class VisitStatus(models.TextChoices):
-    OPEN = "open", _("Open")  # charges accumulate; their estimates are held
-    CLOSED = "closed", _("Closed")  # settled: the hold became a bill
+    OPEN = "open", pgettext_lazy("visit status", "Open")  # charges accumulate, held
+    CLOSED = "closed", pgettext_lazy("visit status", "Closed")  # settled: the hold is a bill
 
 
 class Visit(models.Model):
