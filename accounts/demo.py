@@ -36,6 +36,15 @@ STAFF = [
     ("admin", "admin-demo-2026", "administrator"),
 ]
 
+# The names staff sign with (the printed agreement shows who signed it up).
+STAFF_NAMES = {
+    "window": "周敏",
+    "collector": "吴强",
+    "finance": "郑华",
+    "creditofficer": "孙丽",
+    "admin": "管理员",
+}
+
 # citizen card, name, birth date, sequence (odd: male), phone, final agreement status
 PATIENTS = [
     ("DEMO0000001", "张伟", "19580312", "031", "13800000001", AgreementStatus.ACTIVE),
@@ -65,7 +74,11 @@ def demo_resident_id(birth: str, sequence: str) -> str:
 def _staff_user(username: str, password: str, role: str, institution: Institution) -> User:
     user, created = User.objects.get_or_create(
         username=username,
-        defaults={"is_staff": True, "institution": institution, "first_name": username.title()},
+        defaults={
+            "is_staff": True,
+            "institution": institution,
+            "first_name": STAFF_NAMES.get(username, username),
+        },
     )
     if created:
         user.is_superuser = role == "administrator"

@@ -228,7 +228,9 @@ class CreditAgreement(models.Model):
     ``terminate`` needs a zero balance on every credit line.
     """
 
-    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="agreement")
+    patient = models.OneToOneField(
+        Patient, on_delete=models.PROTECT, related_name="agreement", verbose_name=_("patient")
+    )
     status = FSMField(_("status"), default=AgreementStatus.PENDING, choices=AgreementStatus.choices)
     channel = models.CharField(_("signed"), max_length=16, choices=SigningChannel.choices)
     institution = models.ForeignKey(
@@ -252,7 +254,7 @@ class CreditAgreement(models.Model):
         default=False,
         help_text=_("Suspended automatically; reactivated automatically once they are paid."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("credit agreement")

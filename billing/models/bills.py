@@ -97,7 +97,7 @@ class Bill(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"bill {self.pk}: {self.self_pay}"
+        return _("Bill %(number)s: %(amount)s yuan") % {"number": self.pk, "amount": self.self_pay}
 
     @property
     def is_owed(self) -> bool:

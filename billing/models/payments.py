@@ -77,19 +77,28 @@ class Payment(models.Model):
     """One attempt to pay a bill through a channel. ``out_trade_no`` is ours (sent to the
     channel); ``gateway_trade_no`` is the channel's, unique per channel."""
 
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="payments")
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, related_name="payments", verbose_name=_("bill")
+    )
     channel = models.CharField(_("channel"), max_length=20)
-    out_trade_no = models.CharField(max_length=40, unique=True)
-    gateway_trade_no = models.CharField(max_length=64, null=True, blank=True)
+    out_trade_no = models.CharField(_("our order number"), max_length=40, unique=True)
+    gateway_trade_no = models.CharField(
+        _("channel's transaction number"), max_length=64, null=True, blank=True
+    )
     amount = models.DecimalField(_("amount"), **MONEY)
     status = FSMField(_("status"), default=PaymentStatus.CREATED, choices=PaymentStatus.choices)
     # At a window: how it was paid and who took it.
     method = models.CharField(_("method"), max_length=20, choices=WindowMethod.choices, blank=True)
     taken_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("taken by"),
     )
     # The patient's address when paying online (WeChat H5 checks it against the payer's).
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(_("payer's address"), null=True, blank=True)
     # The link it was made through (an instalment's link pays that instalment).
     link = models.ForeignKey(
         PaymentLink, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
@@ -97,10 +106,13 @@ class Payment(models.Model):
     duplicate = models.BooleanField(
         _("duplicate"),
         default=False,
-        help_text=_("Succeeded for a bill already paid: refunded automatically."),
+        help_text=_(
+            "Set when the payment succeeded for a bill already paid; such a payment is "
+            "refunded automatically."
+        ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    succeeded_at = models.DateTimeField(_("succeeded"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -188,28 +200,35 @@ class Refund(models.Model):
     ``out_refund_no`` is ours; channels treat a repeated refund request with the same number
     as the same refund, so asking again after a lost answer is safe."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
     # The voided charge it gives back the self-pay part of (none for a duplicate payment).
     charge = models.ForeignKey(
         "Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
     )
-    out_refund_no = models.CharField(max_length=40, unique=True)
-    gateway_refund_no = models.CharField(max_length=64, blank=True)
+    out_refund_no = models.CharField(_("our refund number"), max_length=40, unique=True)
+    gateway_refund_no = models.CharField(_("channel's refund number"), max_length=64, blank=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     reason = models.CharField(_("reason"), max_length=200)
     actor = models.CharField(_("requested by"), max_length=150)
     status = FSMField(_("status"), default=RefundStatus.PENDING, choices=RefundStatus.choices)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     paid_out_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("paid out by"),
     )
     paid_out_method = models.CharField(
         _("paid out by"), max_length=20, choices=RefundMethod.choices, blank=True
     )
     paid_out_note = models.CharField(_("note"), max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
