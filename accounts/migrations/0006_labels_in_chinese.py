@@ -5,20 +5,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_agreement_suspended_for_overdue'),
+        ("accounts", "0005_agreement_suspended_for_overdue"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='creditagreement',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created'),
+            model_name="creditagreement",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created"),
         ),
         migrations.AlterField(
-            model_name='creditagreement',
-            name='patient',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='agreement', to='accounts.patient', verbose_name='patient'),
+            model_name="creditagreement",
+            name="patient",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="agreement",
+                to="accounts.patient",
+                verbose_name="patient",
+            ),
         ),
     ]

@@ -6,86 +6,119 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0021_charge_categories'),
+        ("billing", "0021_charge_categories"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='payment',
-            name='bill',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='billing.bill', verbose_name='bill'),
+            model_name="payment",
+            name="bill",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="payments",
+                to="billing.bill",
+                verbose_name="bill",
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='client_ip',
-            field=models.GenericIPAddressField(blank=True, null=True, verbose_name="payer's address"),
+            model_name="payment",
+            name="client_ip",
+            field=models.GenericIPAddressField(
+                blank=True, null=True, verbose_name="payer's address"
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created'),
+            model_name="payment",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='duplicate',
-            field=models.BooleanField(default=False, help_text='Set when the payment succeeded for a bill already paid; such a payment is refunded automatically.', verbose_name='duplicate'),
+            model_name="payment",
+            name="duplicate",
+            field=models.BooleanField(
+                default=False,
+                help_text="Set when the payment succeeded for a bill already paid; such a payment is refunded automatically.",
+                verbose_name="duplicate",
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='gateway_trade_no',
-            field=models.CharField(blank=True, max_length=64, null=True, verbose_name="channel's transaction number"),
+            model_name="payment",
+            name="gateway_trade_no",
+            field=models.CharField(
+                blank=True, max_length=64, null=True, verbose_name="channel's transaction number"
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='out_trade_no',
-            field=models.CharField(max_length=40, unique=True, verbose_name='our order number'),
+            model_name="payment",
+            name="out_trade_no",
+            field=models.CharField(max_length=40, unique=True, verbose_name="our order number"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='succeeded_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='succeeded'),
+            model_name="payment",
+            name="succeeded_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="succeeded"),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='taken_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='taken by'),
+            model_name="payment",
+            name="taken_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="taken by",
+            ),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='attempts'),
+            model_name="refund",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0, verbose_name="attempts"),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created'),
+            model_name="refund",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created"),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='finished_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='finished'),
+            model_name="refund",
+            name="finished_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="finished"),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='gateway_refund_no',
-            field=models.CharField(blank=True, max_length=64, verbose_name="channel's refund number"),
+            model_name="refund",
+            name="gateway_refund_no",
+            field=models.CharField(
+                blank=True, max_length=64, verbose_name="channel's refund number"
+            ),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='out_refund_no',
-            field=models.CharField(max_length=40, unique=True, verbose_name='our refund number'),
+            model_name="refund",
+            name="out_refund_no",
+            field=models.CharField(max_length=40, unique=True, verbose_name="our refund number"),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='paid_out_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='paid out by'),
+            model_name="refund",
+            name="paid_out_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="paid out by",
+            ),
         ),
         migrations.AlterField(
-            model_name='refund',
-            name='payment',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='billing.payment', verbose_name='payment'),
+            model_name="refund",
+            name="payment",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="refunds",
+                to="billing.payment",
+                verbose_name="payment",
+            ),
         ),
     ]

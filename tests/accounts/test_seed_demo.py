@@ -4,6 +4,7 @@ import json
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from accounts.models import AgreementStatus, CreditAgreement, Institution, Patient, User
 
@@ -25,7 +26,8 @@ def test_seed_demo_json_lists_logins_patients_and_institutions(capsys):
         "Credit officers",
     }
     for staff in data["staff"]:
-        assert authenticate(username=staff["username"], password=staff["password"]) is not None
+        request = RequestFactory().post("/admin/login/")  # sign-in is throttled per request
+        assert authenticate(request, username=staff["username"], password=staff["password"])
     assert {p["agreement_status"] for p in data["patients"]} == set(AgreementStatus.values)
     for patient in data["patients"]:
         row = Patient.objects.get(citizen_card=patient["citizen_card"])
