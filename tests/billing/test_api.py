@@ -703,3 +703,11 @@ def test_a_charge_category_is_one_of_the_documented_list(his, card):
     assert (refused.status_code, refused.json()["code"]) == (400, "invalid_input")
     assert "category" in refused.json()["details"]["fields"]
     assert taken.status_code == 201 and Charge.objects.get().category == "imaging"
+
+
+def test_an_empty_status_filter_is_refused(his, card):
+    """Issue 13: `?status=` was taken for no filter, which the schema does not say."""
+    refused = his.get("bills/", {"status": ""})
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_input")
+    assert his.get("bills/").status_code == 200
+    assert his.get("bills/", {"status": "paid"}).status_code == 200

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from accounts.models import AgreementStatus, CreditPool
 from billing.models import MAX_VISIT_TOTAL, Bill, BillStatus, ChargeCategory, Visit, VisitStatus
@@ -64,9 +65,17 @@ class CitizenCardQuery(serializers.Serializer):
     citizen_card = serializers.CharField(max_length=32)
 
 
+class GivenChoiceField(serializers.ChoiceField):
+    """A choice in a query string where ``?status=`` is a value, refused as not a choice,
+    rather than taken for no filter (DRF's reading of an empty form field)."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
 class BillQuery(serializers.Serializer):
     citizen_card = serializers.CharField(max_length=32, required=False)
-    status = serializers.ChoiceField(choices=BillStatus.choices, required=False)
+    status = GivenChoiceField(choices=BillStatus.choices, required=False)
 
 
 class VisitOpenInput(serializers.Serializer):
