@@ -7,9 +7,7 @@ from accounts.admin import ReadOnlyAdminMixin
 
 # Imported for their registrations.
 from billing.collections import admin as collections_admin  # noqa: F401
-from billing.models import (
-    CreditEntry,
-)
+from billing.models import CreditEntry
 from billing.payments import admin as payments_admin  # noqa: F401
 from billing.visits import admin as visits_admin  # noqa: F401
 

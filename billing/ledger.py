@@ -8,9 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import CreditLine, InstitutionApiKey
-from billing.models import (
-    CreditEntry,
-)
+from billing.models import CreditEntry
 from creditcare.money import ZERO, money_sum
 
 

@@ -101,7 +101,12 @@ class Payment(models.Model):
     client_ip = models.GenericIPAddressField(_("payer's address"), null=True, blank=True)
     # The link it was made through (an instalment's link pays that instalment).
     link = models.ForeignKey(
-        PaymentLink, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+        PaymentLink,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("payment link"),
     )
     duplicate = models.BooleanField(
         _("duplicate"),

@@ -81,15 +81,7 @@ def payment_start(
 
 def payment_notified(*, channel: str, notification: Notification) -> Payment:
     """Act on a verified notification. Raises ``ForgedNotification`` if it does not fit."""
-    if "\x00" in notification.out_trade_no + notification.gateway_trade_no:
-        raise ForgedNotification("a NUL in the order numbers")  # no order of ours has one
-    payment = Payment.objects.filter(
-        channel=channel, out_trade_no=notification.out_trade_no
-    ).first()
-    if payment is None:
-        raise ForgedNotification(f"no payment {notification.out_trade_no!r} of ours")
-    if notification.amount != payment.amount:
-        raise ForgedNotification(f"amount {notification.amount} is not {payment.amount}")
+    payment = _payment_notified_of(channel=channel, notification=notification)
     with transaction.atomic():
         line, bill, payment = locks.payment_lock(payment_id=payment.pk)
         try:
@@ -130,6 +122,20 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
             logger.exception(
                 "after payment %s: review of patient %s failed", payment, bill.patient_id
             )
+    return payment
+
+
+def _payment_notified_of(*, channel: str, notification: Notification) -> Payment:
+    """The payment of ours a notification is about, for the amount we asked."""
+    if "\x00" in notification.out_trade_no + notification.gateway_trade_no:
+        raise ForgedNotification("a NUL in the order numbers")  # no order of ours has one
+    payment = Payment.objects.filter(
+        channel=channel, out_trade_no=notification.out_trade_no
+    ).first()
+    if payment is None:
+        raise ForgedNotification(f"no payment {notification.out_trade_no!r} of ours")
+    if notification.amount != payment.amount:
+        raise ForgedNotification(f"amount {notification.amount} is not {payment.amount}")
     return payment
 
 

@@ -45,11 +45,8 @@ def patient_for_card(citizen_card: str) -> Patient:
 def agreement_ended_refusal(patient: Patient) -> DomainError | None:
     """Why a visit already open takes nothing more: its agreement has ended. (A suspension
     stops new visits only: care already under way goes on to its bill.)"""
-    agreement = getattr(patient, "agreement", None)
-    if agreement is None or agreement.status != AgreementStatus.TERMINATED:
-        return None
-    code, message = AGREEMENT_REFUSALS[AgreementStatus.TERMINATED]
-    return DomainError(code, str(message), {"agreement_status": agreement.status})
+    refusal = agreement_refusal(patient)
+    return refusal if refusal and refusal.code == "agreement_terminated" else None
 
 
 def agreement_refusal(patient: Patient) -> DomainError | None:
