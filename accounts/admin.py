@@ -2,8 +2,6 @@
 (see ``accounts.admin_views``). Records are read-only here."""
 
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -13,7 +11,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts import admin_views, services
+from accounts import admin_views, selectors, services
+from accounts.masking import sees_identity
 from accounts.models import (
     AgreementEvent,
     CreditAgreement,
@@ -28,27 +27,26 @@ from accounts.models import (
 )
 
 
-class BoundedChangeList(ChangeList):
-    """Django's change list, refusing a date drill-down past the calendar's end (the day
-    after 9999-12-31) as it refuses a malformed one, rather than failing."""
+class PatientNumbersSearchMixin:
+    """Search by a patient's whole numbers, beside the admin's ``search_fields``: a mobile
+    number, and an identity number for staff who may see them. Never a part of a number
+    (see ``selectors.patient_numbers_match``)."""
 
-    def get_filters(self, request):
-        try:
-            return super().get_filters(request)
-        except (OverflowError, ValueError) as error:
-            raise IncorrectLookupParameters(error) from error
+    patient_path = "patient__"  # from this admin's model to the patient
 
-
-admin.site.site_header = _("CreditCare: treat first, pay later")
-admin.site.site_title = _("CreditCare")
-admin.site.index_title = _("Staff desk")
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            found |= queryset.filter(
+                selectors.patient_numbers_match(
+                    search_term, path=self.patient_path, identity=sees_identity(request.user)
+                )
+            )
+        return found, may_have_duplicates
 
 
 class ReadOnlyAdminMixin:
     """Records are written by services only: staff look, never edit or delete here."""
-
-    def get_changelist(self, request, **kwargs):
-        return BoundedChangeList  # records are browsed by date (date_hierarchy)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -130,34 +128,43 @@ class CreditLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "citizen_card", "masked_id", "phone", "agreement_status"]
-    search_fields = ["citizen_card", "name", "phone"]
+class PatientAdmin(PatientNumbersSearchMixin, SimpleHistoryAdmin):
+    """Staff without ``view_identity_number`` see the identity number masked, and neither the
+    birth date (the digits the mask hides) nor the whole phone number."""
+
+    search_fields = ["=citizen_card", "name"]
+    search_help_text = _("Citizen card, whole mobile number, identity number or part of a name.")
+    patient_path = ""
     list_filter = ["agreement__status", "id_type", "resident_of_region"]
     list_select_related = ["agreement"]
     inlines = [CreditLineInline]
-    readonly_fields = ["birth_date", "sex", "masked_id", "agreement_link", "created_at"]
+    readonly_fields = [
+        "birth_date",
+        "sex",
+        "masked_id",
+        "masked_phone",
+        "agreement_link",
+        "created_at",
+    ]
 
     def get_fields(self, request, obj=None):
-        identity = "id_number" if self._can_see_identity(request) else "masked_id"
-        return [
-            "name",
-            "id_type",
-            identity,
-            "birth_date",
-            "sex",
-            "citizen_card",
-            "phone",
-            "resident_of_region",
-            "agreement_link",
-        ]
+        if sees_identity(request.user):
+            identity = ["id_number", "birth_date", "sex", "citizen_card", "phone"]
+        else:
+            identity = ["masked_id", "sex", "citizen_card", "masked_phone"]
+        return ["name", "id_type", *identity, "resident_of_region", "agreement_link"]
 
-    def _can_see_identity(self, request) -> bool:
-        return request.user.has_perm("accounts.view_identity_number")
+    def get_list_display(self, request):
+        phone = "phone" if sees_identity(request.user) else "masked_phone"
+        return ["name", "citizen_card", "masked_id", phone, "agreement_status"]
 
     @admin.display(description=_("identity number"))
     def masked_id(self, patient):
         return patient.masked_id_number
+
+    @admin.display(description=_("mobile phone"))
+    def masked_phone(self, patient):
+        return patient.masked_phone
 
     @admin.display(description=_("agreement"), ordering="agreement__status")
     def agreement_status(self, patient):
@@ -201,14 +208,14 @@ class PatientAdmin(SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         # The history lists old and new values: identity numbers in full.
-        if not self._can_see_identity(request):
+        if not sees_identity(request.user):
             raise PermissionDenied
         if not str(object_id).isdigit():
             raise Http404
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if not self._can_see_identity(request):
+        if not sees_identity(request.user):
             raise PermissionDenied
         if not (str(object_id).isdigit() and str(version_id).isdigit()):
             raise Http404
@@ -223,10 +230,11 @@ class AgreementEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(CreditAgreement)
-class CreditAgreementAdmin(admin.ModelAdmin):
+class CreditAgreementAdmin(PatientNumbersSearchMixin, admin.ModelAdmin):
     list_display = ["patient", "status", "institution", "channel", "signed_at"]
     list_filter = ["status", "channel", "institution"]
-    search_fields = ["patient__citizen_card", "patient__name", "patient__phone"]
+    search_fields = ["=patient__citizen_card", "patient__name"]
+    search_help_text = _("Citizen card, whole mobile number or part of a name.")
     list_select_related = ["patient", "institution"]
     readonly_fields = [
         "patient",

@@ -20,3 +20,8 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def sees_identity(user) -> bool:
+    """Whether ``user`` may see identity numbers, birth dates and whole phone numbers."""
+    return user.has_perm("accounts.view_identity_number")

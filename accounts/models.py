@@ -4,7 +4,8 @@ Design overview
 ---------------
 * A ``Patient`` is a resident known by a **citizen card number** (unique; the key window staff
   and every HIS use) and one identity document. Identity numbers are validated here and shown
-  masked everywhere except to staff holding ``accounts.view_identity_number``.
+  masked everywhere except to staff holding ``accounts.view_identity_number``, and stored
+  encrypted with a keyed hash for exact search (``accounts.encryption``).
 * A patient signs **one** ``CreditAgreement``, valid at every institution, never expiring.
   Its status is a django-fsm state machine; every transition writes an ``AgreementEvent``
   (from, to, who, why, when). Transitions are run by ``accounts.services`` only.
@@ -31,6 +32,7 @@ from django_fsm import FSMField, transition
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from accounts.encryption import EncryptedCharField, IdentityHashField, identity_number_hash
 from accounts.identity import (
     IdentityDocumentType,
     Sex,
@@ -149,7 +151,9 @@ class Patient(models.Model):
         choices=IdentityDocumentType.choices,
         default=IdentityDocumentType.RESIDENT_ID,
     )
-    id_number = models.CharField(_("identity number"), max_length=32)
+    # Encrypted at rest; equality through the keyed hash (accounts.encryption).
+    id_number = EncryptedCharField(_("identity number"), max_length=32)
+    id_number_hash = IdentityHashField()
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices, blank=True)
     citizen_card = models.CharField(
@@ -174,7 +178,7 @@ class Patient(models.Model):
         verbose_name_plural = _("patients")
         constraints = [
             models.UniqueConstraint(
-                fields=["id_type", "id_number"],
+                fields=["id_type", "id_number_hash"],
                 name="patient_identity_unique",
                 violation_error_message=_("A patient with this identity document already exists."),
             ),
@@ -187,6 +191,7 @@ class Patient(models.Model):
 
     def clean(self) -> None:
         self.id_number = normalize_identity_number(self.id_number)
+        self.id_number_hash = identity_number_hash(self.id_number)  # for the unique check
         self.citizen_card = (self.citizen_card or "").strip().upper()
         try:
             validate_identity_number(self.id_type, self.id_number)

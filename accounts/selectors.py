@@ -7,7 +7,7 @@ import time
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from accounts.identity import normalize_identity_number
+from accounts.encryption import identity_number_hash
 from accounts.models import CreditScore, InstitutionApiKey, Patient
 
 # A whole mainland mobile number, with or without +86.
@@ -21,19 +21,28 @@ def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
     if not query or "\x00" in query:  # no one's details hold a NUL
         return Patient.objects.none()
     condition = (
-        Q(citizen_card__iexact=query)
-        | Q(id_number=normalize_identity_number(query))
-        | Q(name__icontains=query)
+        Q(citizen_card__iexact=query) | patient_numbers_match(query) | Q(name__icontains=query)
     )
-    mobile = MOBILE.fullmatch(re.sub(r"[\s-]", "", query))
-    if mobile:
-        condition |= Q(phone=f"+86{mobile[1]}")  # stored E.164
     return (
         Patient.objects.filter(condition)
         .select_related("agreement")
         .prefetch_related("credit_lines")
         .order_by("name", "pk")[:limit]
     )
+
+
+def patient_numbers_match(query: str, *, path: str = "", identity: bool = True) -> Q:
+    """The patients a whole number names: a mobile number (with or without +86) and, when
+    ``identity`` (staff who may see identity numbers), an identity number. ``path`` leads
+    from the model searched to its patient (``"patient__"``). Never a part of a number: a
+    search must not become a way to read one digit by digit."""
+    condition = Q(pk__in=[])  # nobody
+    mobile = MOBILE.fullmatch(re.sub(r"[\s-]", "", query.strip()))
+    if mobile:
+        condition |= Q(**{f"{path}phone": f"+86{mobile[1]}"})  # stored E.164
+    if identity:
+        condition |= Q(**{f"{path}id_number_hash": identity_number_hash(query)})
+    return condition
 
 
 def credit_score_latest(*, citizen_card: str, source: str | None = None) -> CreditScore | None:

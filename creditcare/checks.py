@@ -17,6 +17,21 @@ def secret_key_from_environment(app_configs, **kwargs):
 
 
 @register(deploy=True)
+def identity_keys_from_environment(app_configs, **kwargs):
+    if settings.IDENTITY_KEYS_FROM_ENVIRONMENT:
+        return []
+    return [
+        Error(
+            "IDENTITY_ENCRYPTION_KEYS and IDENTITY_HASH_KEY are not both set in the environment; "
+            "keys generated on this machine encrypt the identity numbers.",
+            hint="Set both (the same on every web server and worker) and keep them safe: "
+            "without them the stored identity numbers cannot be read.",
+            id="creditcare.E003",
+        )
+    ]
+
+
+@register(deploy=True)
 def no_sandbox_channel(app_configs, **kwargs):
     if not settings.SANDBOX_ENABLED:
         return []

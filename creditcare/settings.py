@@ -6,6 +6,7 @@ cache. Production sets ``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY`` and
 ``ALLOWED_HOSTS``. Every variable is listed in README.md.
 """
 
+import base64
 import secrets
 from datetime import timedelta
 from decimal import Decimal
@@ -27,19 +28,38 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env.bool("DEBUG", default=False)
 
 
-def _development_secret_key() -> str:
-    """A random key kept in var/ (never committed) so a developer's sessions survive restarts."""
-    path = VAR_DIR / "dev-secret-key"
+def _development_key(name: str, make=lambda: secrets.token_urlsafe(50)) -> str:
+    """A random key kept in var/ (never committed), so a developer's sessions and data
+    survive restarts."""
+    path = VAR_DIR / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
     return path.read_text().strip()
 
 
 # Production sets SECRET_KEY; without it (a developer's machine) a random key is kept in var/,
 # and the system check creditcare.W001 reminds whoever runs with DEBUG off.
 SECRET_KEY_FROM_ENVIRONMENT = bool(env.str("SECRET_KEY", default=""))
-SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
+SECRET_KEY = env.str("SECRET_KEY", default="") or _development_key("dev-secret-key")
+
+# Identity numbers are stored encrypted, with a keyed hash for exact search
+# (accounts.encryption). Fernet keys newest first: the first encrypts, any decrypts. Production
+# sets both, the same everywhere, and keeps them as safe as the backups: without them the
+# numbers are lost. Without them here (a developer's machine), keys are kept in var/ and
+# `check --deploy` fails (creditcare.E003).
+IDENTITY_KEYS_FROM_ENVIRONMENT = bool(
+    env.str("IDENTITY_ENCRYPTION_KEYS", default="") and env.str("IDENTITY_HASH_KEY", default="")
+)
+IDENTITY_ENCRYPTION_KEYS = env.list("IDENTITY_ENCRYPTION_KEYS", default=[]) or [
+    _development_key(
+        "dev-identity-encryption-key",
+        lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),  # a Fernet key
+    )
+]
+IDENTITY_HASH_KEY = env.str("IDENTITY_HASH_KEY", default="") or _development_key(
+    "dev-identity-hash-key"
+)
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -49,7 +69,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "creditcare.admin_site.CreditCareAdminConfig",  # django.contrib.admin, strict lookups
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

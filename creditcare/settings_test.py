@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("IDENTITY_ENCRYPTION_KEYS", "dGVzdHMtb25seS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc=")
+os.environ.setdefault("IDENTITY_HASH_KEY", "tests-only-not-a-secret-either")
 
 from creditcare.settings import *  # noqa: F403
 

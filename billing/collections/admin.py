@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdminMixin
+from accounts.admin import PatientNumbersSearchMixin, ReadOnlyAdminMixin
 from accounts.models import Institution
 from billing.collections import admin_views, selectors
 from billing.collections.cases import bucket_of, buckets
@@ -118,7 +118,7 @@ class PromiseFilter(admin.SimpleListFilter):
 
 
 @admin.register(CollectionCase)
-class CollectionCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CollectionCaseAdmin(PatientNumbersSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The collection queue: highest priority first. Phones are masked; identity numbers are
     not shown at all. Everything done to a case goes through the case page's forms."""
 
@@ -143,8 +143,8 @@ class CollectionCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "disputed",
         "escalated",
     ]
-    search_fields = ["patient__name", "patient__phone", "=patient__citizen_card"]
-    search_help_text = _("Patient name, mobile phone (or part of it), or citizen card.")
+    search_fields = ["patient__name", "=patient__citizen_card"]
+    search_help_text = _("Patient name, whole mobile number, or citizen card.")
     ordering = ["-priority", "pk"]
     list_per_page = 50
     actions = None
