@@ -49,13 +49,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_paymentplan",
         "billing.view_payment",
     ],
-    # Payments, refunds, reconciliation, write-offs (billing adds those permissions).
+    # Payments, refunds (asking a channel again about one whose outcome is unknown),
+    # reconciliation, write-offs (billing adds those permissions).
     FINANCE: [
         *_READ,
         "accounts.view_creditscore",
         "billing.view_creditentry",
         "billing.view_payment",
         "billing.view_refund",
+        "billing.query_refund",
         "billing.view_invoice",
         "billing.view_collectioncase",
         "billing.view_caseevent",

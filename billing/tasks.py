@@ -6,7 +6,7 @@ from accounts.models import AgreementStatus, Patient
 from billing.collections.reminders import reminders_send
 from billing.collections.sweep import overdue_sweep
 from billing.credit import credit_limits_recompute
-from billing.payments.refunds import refunds_resend_pending, send_refund
+from billing.payments.refunds import refunds_query_unknown, refunds_resend_pending, send_refund
 from billing.payments.services import payments_settle_pending
 from billing.visits.idempotency import idempotency_purge
 from creditcare.batching import batched
@@ -35,6 +35,16 @@ def settle_pending_payments() -> int:
     if settled or resent:
         logger.info("settled %d pending payment(s), resent %d refund(s)", settled, resent)
     return settled
+
+
+@shared_task
+def query_unknown_refunds() -> dict[str, int]:
+    """Daily: ask the channels again about refunds whose outcome is unknown (every request
+    went unanswered and the channel could not say whether it made them)."""
+    ended = refunds_query_unknown()
+    if ended:
+        logger.info("queried unknown refunds, now: %s", ended)
+    return ended
 
 
 @shared_task

@@ -12,6 +12,7 @@ DEFAULT_PERIODIC_TASKS: dict[str, tuple[str, int | str]] = {
     "purge-idempotency-keys": ("billing.tasks.purge_idempotency_records", "17 * * * *"),
     "reconcile-stuck-sms": ("notifications.tasks.reconcile_stuck_sms", 120),
     "settle-pending-payments": ("billing.tasks.settle_pending_payments", 60),
+    "query-unknown-refunds": ("billing.tasks.query_unknown_refunds", "20 9 * * *"),
     "sweep-overdue-bills": ("billing.tasks.sweep_overdue", "5 0 * * *"),
     "send-reminders": ("billing.tasks.send_reminders", "*/30 * * * *"),
     "recompute-credit-limits": ("billing.tasks.recompute_credit_limits", "30 2 * * *"),

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from creditcare.embedded_db import embedded_database
@@ -246,7 +247,8 @@ PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"] if SANDBOX_E
 # lost); one the channel still knows nothing of after PAYMENT_ABANDONED_MINUTES is cancelled.
 PAYMENT_QUERY_AFTER_MINUTES = env.int("PAYMENT_QUERY_AFTER_MINUTES", default=3)
 PAYMENT_ABANDONED_MINUTES = env.int("PAYMENT_ABANDONED_MINUTES", default=30)
-# A refund the channel could not be reached for is tried this many times, then fails.
+# A refund the channel could not be reached for is tried this many times; then the channel is
+# asked whether it made it (see billing/payments/refunds.py).
 REFUND_MAX_ATTEMPTS = env.int("REFUND_MAX_ATTEMPTS", default=6)
 # Alipay (mobile web payment). Keys are PEM text, from the environment only.
 ALIPAY_APP_ID = env.str("ALIPAY_APP_ID", default="")
@@ -267,6 +269,14 @@ PAYMENT_GATEWAY_TIMEOUT = env.int("PAYMENT_GATEWAY_TIMEOUT", default=10)
 # The sandbox channel's bad days, for demonstrations and tests (billing/payments/gateways/).
 SANDBOX_REFUNDS_FAIL = env.bool("SANDBOX_REFUNDS_FAIL", default=False)
 SANDBOX_UNREACHABLE = env.bool("SANDBOX_UNREACHABLE", default=False)
+# "before": refund calls time out before the sandbox makes the refund; "after": it is made,
+# then the answer is lost. Asking the sandbox about a refund still works.
+SANDBOX_REFUNDS_TIME_OUT = env.str("SANDBOX_REFUNDS_TIME_OUT", default="")
+if SANDBOX_REFUNDS_TIME_OUT not in ("", "before", "after"):
+    raise ImproperlyConfigured(
+        "SANDBOX_REFUNDS_TIME_OUT must be empty, 'before' or 'after', "
+        f"not {SANDBOX_REFUNDS_TIME_OUT!r}"
+    )
 
 # --- Overdue bills ----------------------------------------------------------------------
 # Reminder steps relative to a bill's due time: "-24h" 24 hours before it, "3d" the third

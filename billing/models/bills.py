@@ -65,6 +65,7 @@ class Bill(models.Model):
             ("take_window_payment", "Can take payments at the window"),
             ("print_invoice", "Can mark invoices printed"),
             ("pay_out_refund", "Can pay out refunds at the window"),
+            ("query_refund", "Can ask a channel again about a refund"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -189,9 +189,12 @@ class RefundStatus(models.TextChoices):
     PENDING = "pending", pgettext_lazy("refund status", "Pending")  # asked of the channel
     SUCCEEDED = "succeeded", _("Refunded")  # the channel gave the money back
     # For a window to pay out: a window payment, a printed invoice (to be taken back), or an
-    # online refund the channel refused or could not be reached for after its retries.
+    # online refund the channel refused, or confirmed it never made after its retries failed.
     AT_WINDOW = "at_window", _("At the window")
     PAID_OUT = "paid_out", _("Paid out at the window")
+    # The channel never answered, and asked afterwards could not say whether it made the
+    # refund: it may have, so no window pays it out. Finance sees it; asked again daily.
+    UNKNOWN = "unknown", _("Outcome unknown")
 
 
 class RefundMethod(models.TextChoices):
@@ -203,7 +206,9 @@ class RefundMethod(models.TextChoices):
 class Refund(models.Model):
     """Money going back to the patient from one payment, through the payment's channel.
     ``out_refund_no`` is ours; channels treat a repeated refund request with the same number
-    as the same refund, so asking again after a lost answer is safe."""
+    as the same refund, so asking again after a lost answer is safe. A refund is paid out at
+    a window only once its channel refused it or said it never made it: never while its
+    outcome is unknown (``queried_at``: when the channel was last asked about it)."""
 
     payment = models.ForeignKey(
         Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
@@ -220,6 +225,7 @@ class Refund(models.Model):
     status = FSMField(_("status"), default=RefundStatus.PENDING, choices=RefundStatus.choices)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    queried_at = models.DateTimeField(_("channel last asked"), null=True, blank=True)
     paid_out_by = models.ForeignKey(
         "accounts.User",
         on_delete=models.PROTECT,
@@ -247,12 +253,24 @@ class Refund(models.Model):
     def __str__(self) -> str:
         return f"{self.out_refund_no}: {self.amount}"
 
-    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.SUCCEEDED)
+    @transition(
+        field=status,
+        source=[RefundStatus.PENDING, RefundStatus.UNKNOWN],
+        target=RefundStatus.SUCCEEDED,
+    )
     def succeed(self) -> None:
         pass
 
-    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.AT_WINDOW)
+    @transition(
+        field=status,
+        source=[RefundStatus.PENDING, RefundStatus.UNKNOWN],
+        target=RefundStatus.AT_WINDOW,
+    )
     def send_to_window(self) -> None:
+        pass
+
+    @transition(field=status, source=RefundStatus.PENDING, target=RefundStatus.UNKNOWN)
+    def lose_track(self) -> None:
         pass
 
     @transition(field=status, source=RefundStatus.AT_WINDOW, target=RefundStatus.PAID_OUT)

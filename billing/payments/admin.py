@@ -17,6 +17,7 @@ from billing.models import (
     RefundStatus,
 )
 from billing.payments import window_admin
+from billing.payments.refunds import refunds_query_unknown
 from billing.payments.services import invoice_mark_printed
 
 
@@ -76,7 +77,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Refunds; those "at the window" are the window refund queue, paid out from here."""
+    """Refunds; those "at the window" are the window refund queue, paid out from here. Those
+    of unknown outcome wait for their channel to say whether it made them: finance can ask
+    it again now rather than wait for the daily query."""
 
     list_display = [
         "created_at",
@@ -86,12 +89,37 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "reason",
         "last_error",
+        "queried_at",
         "pay_out",
     ]
     list_filter = ["status", "payment__channel"]
     search_fields = ["out_refund_no", "payment__out_trade_no", "payment__bill__patient__name"]
     list_select_related = ["payment__bill__patient"]
     date_hierarchy = "created_at"
+    actions = ["query_channel"]
+
+    def has_query_permission(self, request) -> bool:
+        return request.user.has_perm("billing.query_refund")
+
+    @admin.action(
+        description=_("Ask the channel again about refunds of unknown outcome"),
+        permissions=["query"],
+    )
+    def query_channel(self, request, queryset):
+        ended = refunds_query_unknown(refund_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            _(
+                "Asked the channel about %(asked)s refund(s) of unknown outcome: %(refunded)s "
+                "refunded, %(at_window)s to the window, %(unknown)s still unknown."
+            )
+            % {
+                "asked": sum(ended.values()),
+                "refunded": ended.get(RefundStatus.SUCCEEDED, 0),
+                "at_window": ended.get(RefundStatus.AT_WINDOW, 0),
+                "unknown": ended.get(RefundStatus.UNKNOWN, 0),
+            },
+        )
 
     @admin.display(description=_("patient"))
     def patient(self, refund):

@@ -2,9 +2,9 @@
 
 The rules (MISSION.md): only online payments are refunded online, through their own
 channel; a refund of bill money needs the charge voided first; if the paper invoice was
-printed, or the channel refuses or cannot be reached after its retries, the refund goes to
-the **window queue**, where staff pay it out and record how. A refund never exceeds what is
-left of its payment; partial refunds add up.
+printed, or the channel refuses the refund, the refund goes to the **window queue**, where
+staff pay it out and record how. A refund never exceeds what is left of its payment; partial
+refunds add up.
 
 An online refund is recorded first (``pending``) and asked of the channel by a Celery task
 after commit. Channels treat the same ``out_refund_no`` again as the same refund, so a
@@ -12,6 +12,13 @@ retried or doubled task asks twice and refunds once; the answer is applied once,
 payment's row lock. When a refund is done (refunded online or paid out at the window) the
 payment, and for bill money the bill and its invoice, record it. Lock order as everywhere:
 credit line, bill, payment, refund.
+
+A refund whose every request (``REFUND_MAX_ATTEMPTS``) timed out or failed may still have
+been made: the answer can be lost on its way back. So the channel is asked about it
+(``refund_query``) before giving up: made, it succeeded; never made, it goes to the window
+queue; and if the channel cannot say either, its outcome is **unknown**. An unknown refund is
+never paid out at a window (that could pay it twice): finance sees it in the admin, and the
+channel is asked again daily (``refunds_query_unknown``) or when finance asks for it.
 """
 
 import datetime as dt
@@ -154,7 +161,8 @@ def refund_send(*, refund_id: int) -> Refund:
     """Ask the channel for a pending refund and apply its answer.
 
     Raises ``GatewayError`` when the channel could not be reached and attempts remain (the
-    task retries with backoff); after ``REFUND_MAX_ATTEMPTS`` the refund fails.
+    task retries with backoff). After ``REFUND_MAX_ATTEMPTS`` unanswered requests the channel
+    is asked whether it made the refund (see the module's docstring).
     """
     refund = Refund.objects.select_related("payment").get(pk=refund_id)
     if refund.status != RefundStatus.PENDING:
@@ -167,14 +175,64 @@ def refund_send(*, refund_id: int) -> Refund:
         if refund.attempts < settings.REFUND_MAX_ATTEMPTS:
             Refund.objects.filter(pk=refund_id).update(last_error=str(error)[:500])
             raise
-        result = RefundResult(succeeded=False, error=f"gave up: {error}")
+        # The answer may have been lost after the channel made the refund: ask. (Alipay asks
+        # for some 10 s between a refund and its query; a request that timed out left
+        # PAYMENT_GATEWAY_TIMEOUT, 10 s by default, ago.)
+        return _refund_ask_channel(refund=refund, why=f"gave up: {error}")
     return _refund_answered(refund_id=refund_id, result=result)
 
 
-def _refund_answered(*, refund_id: int, result: RefundResult) -> Refund:
+def refund_query_unknown(*, refund_id: int) -> Refund:
+    """Ask the channel again whether it made a refund whose outcome is unknown, and apply
+    the answer once: made, it succeeded; not made, it goes to the window; no answer, it stays
+    unknown with the error and the time of this query. Safe to run twice."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.UNKNOWN:
+        return refund  # settled already: a doubled run, or finance and the task at once
+    return _refund_ask_channel(refund=refund, why="asked again")
+
+
+def refunds_query_unknown(*, refund_ids: list[int] | None = None) -> dict[str, int]:
+    """Ask the channels again about every refund whose outcome is unknown (daily), or about
+    those of ``refund_ids`` that are (finance, now). Returns how many ended in each status."""
+    ended: dict[str, int] = {}
+    unknown = Refund.objects.filter(status=RefundStatus.UNKNOWN).order_by("pk")
+    if refund_ids is not None:
+        unknown = unknown.filter(pk__in=refund_ids)
+    for refund_id in unknown.values_list("pk", flat=True):
+        status = refund_query_unknown(refund_id=refund_id).status
+        ended[status] = ended.get(status, 0) + 1
+    return ended
+
+
+def _refund_ask_channel(*, refund: Refund, why: str) -> Refund:
+    """Ask the channel whether it made ``refund`` (every request for it went unanswered) and
+    apply the answer. ``why``: what came before, kept in ``last_error``."""
+    asked_at = timezone.now()
+    try:
+        gateway = get_gateway(refund.payment.channel)
+    except KeyError:  # the channel is switched off here: it cannot be asked
+        error = f"{why}; query: channel {refund.payment.channel!r} not available"
+        return _refund_unknown(refund_id=refund.pk, error=error, at=asked_at)
+    try:
+        result = gateway.refund_query(refund)
+    except GatewayError as error:
+        return _refund_unknown(refund_id=refund.pk, error=f"{why}; query: {error}", at=asked_at)
+    if result is None:
+        result = RefundResult(succeeded=False, error=f"{why}; the channel never made it")
+    elif not result.succeeded:
+        result = RefundResult(succeeded=False, error=f"{why}; the channel: {result.error}")
+    return _refund_answered(refund_id=refund.pk, result=result, asked_at=asked_at)
+
+
+def _refund_answered(
+    *, refund_id: int, result: RefundResult, asked_at: dt.datetime | None = None
+) -> Refund:
+    """Apply the channel's answer to a refund still waiting for one (pending, or unknown:
+    ``asked_at`` is then when the channel was asked about it)."""
     with transaction.atomic():
         _line, _bill, payment, refund = locks.refund_lock(refund_id=refund_id)
-        if refund.status != RefundStatus.PENDING:
+        if refund.status not in (RefundStatus.PENDING, RefundStatus.UNKNOWN):
             return refund
         if result.succeeded:
             refund.succeed()
@@ -186,7 +244,26 @@ def _refund_answered(*, refund_id: int, result: RefundResult) -> Refund:
             refund.last_error = result.error[:500]
             logger.warning("refund %s to the window: %s", refund.out_refund_no, result.error)
             _refund_notify(refund=refund, payment=payment)  # now: come to the window
-        refund.save(update_fields=["status", "gateway_refund_no", "last_error", "finished_at"])
+        refund.queried_at = asked_at or refund.queried_at
+        refund.save(
+            update_fields=["status", "gateway_refund_no", "last_error", "finished_at", "queried_at"]
+        )
+    return refund
+
+
+def _refund_unknown(*, refund_id: int, error: str, at: dt.datetime) -> Refund:
+    """Neither the refund's requests nor the query about it were answered: it may have been
+    made, so it waits (unknown) for the channel to say, and no window pays it out."""
+    with transaction.atomic():
+        _line, _bill, _payment, refund = locks.refund_lock(refund_id=refund_id)
+        if refund.status == RefundStatus.PENDING:
+            refund.lose_track()
+        elif refund.status != RefundStatus.UNKNOWN:
+            return refund  # answered meanwhile (a doubled task): that answer stands
+        refund.last_error = error[:500]
+        refund.queried_at = at
+        refund.save(update_fields=["status", "last_error", "queried_at"])
+    logger.warning("refund %s outcome unknown: %s", refund.out_refund_no, error)
     return refund
 
 
@@ -214,6 +291,15 @@ def refund_pay_out(*, refund: Refund, actor: User, method: str, note: str = "") 
         raise DomainError("refund_method", _("Choose how the money was given back."))
     with transaction.atomic():
         _line, _bill, payment, refund = locks.refund_lock(refund_id=refund.pk)
+        if refund.status == RefundStatus.UNKNOWN:
+            # The channel may have made it: paying it out too would give the money twice.
+            raise DomainError(
+                "refund_outcome_unknown",
+                _(
+                    "The channel may have made this refund already: it cannot be paid out "
+                    "at a window until the channel says it did not."
+                ),
+            )
         if refund.status != RefundStatus.AT_WINDOW:
             raise DomainError("refund_not_at_window", _("This refund is not waiting at a window."))
         refund.pay_out()

@@ -112,13 +112,17 @@ def _at(moment: dt.datetime) -> str:
 
 class FakeAlipay:
     """Alipay's side. ``refuse_refunds = (sub_code, sub_msg)`` refuses refunds; ``bad_day``,
-    when set, answers every API call (a 502, garbage, a slow answer...)."""
+    when set, answers every API call (a 502, garbage, a slow answer...); ``fail_calls``
+    answers the calls of a method instead of acting on them, ``lose_answers`` after acting
+    (the answer lost on its way back)."""
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
         self.trades: dict[str, Trade] = {}
         self.refuse_refunds: tuple[str, str] | None = None
         self.bad_day: Answer | None = None
+        self.fail_calls: dict[str, Answer] = {}  # method -> answer, nothing done
+        self.lose_answers: dict[str, Answer] = {}  # method -> answer, done all the same
         self.calls: list[dict] = []  # every API call that arrived (not checkouts), biz read
         server.respond = self._respond
 
@@ -199,14 +203,18 @@ class FakeAlipay:
         self.calls.append({"method": method, "params": params, "biz": biz})
         if self.bad_day is not None:
             return self.bad_day
+        if method in self.fail_calls:
+            return self.fail_calls[method]
         handler = {
             "alipay.trade.query": self._query,
             "alipay.trade.refund": self._refund,
+            "alipay.trade.fastpay.refund.query": self._refund_query,
             "alipay.data.dataservice.bill.downloadurl.query": self._bill_url,
         }.get(method)
         if handler is None:
             return self._unsigned_error("isv.invalid-method", "不存在的方法名")
-        return signed_answer(method.replace(".", "_") + "_response", handler(biz))
+        answer = signed_answer(method.replace(".", "_") + "_response", handler(biz))
+        return self.lose_answers.get(method, answer)
 
     @staticmethod
     def _unsigned_error(sub_code: str, sub_msg: str) -> Answer:
@@ -282,6 +290,29 @@ class FakeAlipay:
             "buyer_logon_id": "159****5620",
             "fund_change": "N" if done else "Y",
             "refund_fee": f"{trade.refunded:.2f}",
+        }
+
+    def _refund_query(self, biz: dict) -> dict:
+        """Code 10000 only says the query worked: refund data, or none when never made."""
+        trade = self.trades.get(biz.get("out_trade_no", ""))
+        if trade is None:
+            return self._business_failure("ACQ.TRADE_NOT_EXIST", "交易不存在")
+        number = biz["out_request_no"]
+        found = {
+            "code": "10000",
+            "msg": "Success",
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "out_request_no": number,
+        }
+        if number not in trade.refunds:
+            return found
+        amount, at = trade.refunds[number]
+        return found | {
+            "total_amount": f"{trade.amount:.2f}",
+            "refund_amount": f"{amount:.2f}",
+            "refund_status": "REFUND_SUCCESS",
+            "gmt_refund_pay": _at(at),
         }
 
     def _bill_url(self, biz: dict) -> dict:

@@ -1,6 +1,7 @@
 """The Alipay channel through the real SDK against a fake Alipay on a local socket
 (``tests.billing.alipay_fake``): checkout, signed notifications (and forgeries), querying a
-lost notification, refunds (full, partial, refused, unreachable) and the day's statement."""
+lost notification, refunds (full, partial, refused, unreachable, their answers lost) and the
+day's statement."""
 
 import datetime as dt
 import json
@@ -26,6 +27,7 @@ from billing.payments.gateways import GatewayError, get_gateway
 from billing.payments.gateways.alipay import AlipayGateway, parse_statement
 from billing.payments.refunds import refund_request, refund_send
 from billing.payments.services import payments_settle_pending
+from billing.tasks import query_unknown_refunds
 from notifications.models import SmsMessage
 from tests.billing.alipay_fake import (
     ALIPAY,
@@ -408,9 +410,7 @@ def test_a_refund_alipay_refuses_goes_to_the_window_queue(paid, alipay):
     assert alipay.trades[paid.out_trade_no].refunds == {}
 
 
-def test_an_unreachable_alipay_is_retried_then_the_refund_goes_to_the_window(
-    paid, alipay, settings
-):
+def test_an_unreachable_alipay_is_retried_then_the_refund_is_unknown(paid, alipay, settings):
     settings.REFUND_MAX_ATTEMPTS = 2
     alipay.bad_day = BAD_DAYS["502"]
     refund = _refund(paid, "35.00", send=False)
@@ -420,9 +420,96 @@ def test_an_unreachable_alipay_is_retried_then_the_refund_goes_to_the_window(
     assert (refund.status, refund.attempts) == (RefundStatus.PENDING, 1)
     assert "502" in refund.last_error
 
-    assert refund_send(refund_id=refund.pk).status == RefundStatus.AT_WINDOW
+    assert refund_send(refund_id=refund.pk).status == RefundStatus.UNKNOWN
     refund.refresh_from_db()
     assert refund.attempts == 2 and refund.last_error.startswith("gave up")
+    assert [call["method"] for call in alipay.calls][-1] == "alipay.trade.fastpay.refund.query"
+
+
+def test_a_refund_alipay_made_whose_answers_were_lost_is_not_paid_again(paid, alipay, settings):
+    """Issue 13: every answer lost, the refund went to the window queue as well."""
+    settings.REFUND_MAX_ATTEMPTS = 2
+    alipay.lose_answers["alipay.trade.refund"] = BAD_DAYS["502"]
+    refund = _refund(paid, "35.00", send=False)
+    with pytest.raises(GatewayError):
+        refund_send(refund_id=refund.pk)
+
+    refund = refund_send(refund_id=refund.pk)
+
+    trade = alipay.trades[paid.out_trade_no]
+    assert (refund.status, refund.gateway_refund_no) == (RefundStatus.SUCCEEDED, trade.trade_no)
+    assert list(trade.refunds) == [refund.out_refund_no]  # once, however often asked
+    query = alipay.calls[-1]
+    assert query["method"] == "alipay.trade.fastpay.refund.query"
+    assert query["biz"] == {
+        "out_request_no": refund.out_refund_no,
+        "out_trade_no": paid.out_trade_no,
+    }
+    paid.refresh_from_db()
+    assert paid.status == PaymentStatus.REFUNDED
+
+
+def test_a_refund_alipay_never_made_goes_to_the_window(paid, alipay, settings):
+    settings.REFUND_MAX_ATTEMPTS = 1
+    alipay.fail_calls["alipay.trade.refund"] = BAD_DAYS["502"]
+
+    refund = _refund(paid, "35.00")
+
+    assert refund.status == RefundStatus.AT_WINDOW
+    assert refund.last_error.endswith("the channel never made it")
+    assert alipay.trades[paid.out_trade_no].refunds == {}
+
+
+def test_an_unknown_refund_is_settled_when_alipay_answers_again(paid, alipay, settings):
+    settings.REFUND_MAX_ATTEMPTS = 2
+    alipay.lose_answers["alipay.trade.refund"] = BAD_DAYS["too-slow"]  # made, answer too late
+    settings.PAYMENT_GATEWAY_TIMEOUT = 0.5
+    refund = _refund(paid, "35.00", send=False)
+    with pytest.raises(GatewayError):
+        refund_send(refund_id=refund.pk)
+    alipay.bad_day = BAD_DAYS["502"]  # then down: for the last attempt and the question
+    assert refund_send(refund_id=refund.pk).status == RefundStatus.UNKNOWN
+
+    alipay.bad_day = None
+    assert query_unknown_refunds() == {RefundStatus.SUCCEEDED: 1}
+    assert query_unknown_refunds() == {}  # the daily task again: nothing more
+
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
+    assert len(alipay.trades[paid.out_trade_no].refunds) == 1
+    paid.refresh_from_db()
+    assert paid.status == PaymentStatus.REFUNDED
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"refund_status": "REFUND_PROCESSING"}, "REFUND_PROCESSING"),
+        ({"refund_amount": "5.00"}, "'5.00'"),
+        ({"out_request_no": "RF-someone-else"}, "another refund"),
+        ({"code": "40004", "sub_code": "ACQ.TRADE_NOT_EXIST"}, "ACQ.TRADE_NOT_EXIST"),
+    ],
+    ids=["processing", "other-amount", "other-refund", "no-trade"],
+)
+def test_an_alipay_refund_query_answer_that_does_not_settle_it_is_a_gateway_error(
+    paid, alipay, answer, said
+):
+    refund = _refund(paid, "35.00")  # made
+    found = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": paid.out_trade_no,
+        "out_request_no": refund.out_refund_no,
+        "refund_amount": "35.00",
+        "refund_status": "REFUND_SUCCESS",
+    }
+    assert AlipayGateway().refund_query(refund).succeeded
+    alipay.fail_calls["alipay.trade.fastpay.refund.query"] = signed_answer(
+        "alipay_trade_fastpay_refund_query_response", found | answer
+    )
+
+    with pytest.raises(GatewayError, match=said):
+        AlipayGateway().refund_query(refund)
 
 
 def test_alipays_system_error_on_a_refund_is_retried(paid, alipay):

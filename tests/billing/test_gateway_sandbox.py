@@ -1,6 +1,6 @@
 """The rest of the gateway interface on the sandbox channel: its checkout page, querying a
 payment whose notification was lost, refunds (full, partial, refused, unreachable, asked
-twice) and the day's statement beside our books."""
+twice, their answer lost) and the day's statement beside our books."""
 
 import datetime as dt
 import json
@@ -245,16 +245,48 @@ def test_a_refused_refund_goes_to_the_window_queue(paid, window_clerk):
 
 
 @override_settings(REFUND_MAX_ATTEMPTS=2)
-def test_an_unreachable_channel_is_retried_then_the_refund_goes_to_the_window(paid):
+def test_an_unreachable_channel_is_retried_then_the_refund_is_unknown(paid):
     refund = _refund(paid, "35.00", send=False)
     with override_settings(SANDBOX_UNREACHABLE=True):
         with pytest.raises(GatewayError):  # the task retries with backoff
             refund_send(refund_id=refund.pk)
         refund.refresh_from_db()
         assert (refund.status, refund.attempts) == (RefundStatus.PENDING, 1)
-        assert refund_send(refund_id=refund.pk).status == RefundStatus.AT_WINDOW
+        # Nor can the channel be asked whether it made the refund: nobody knows.
+        assert refund_send(refund_id=refund.pk).status == RefundStatus.UNKNOWN
     refund.refresh_from_db()
     assert refund.attempts == 2 and "unreachable" in refund.last_error
+
+
+@pytest.mark.parametrize("lost", ["before", "after"])
+def test_the_sandbox_answers_whether_it_made_a_refund_whose_answer_was_lost(paid, lost):
+    refund = _refund(paid, "10.00", send=False)
+    with override_settings(SANDBOX_REFUNDS_TIME_OUT=lost), pytest.raises(GatewayError):
+        SandboxGateway().refund(refund)
+
+    found = SandboxGateway().refund_query(refund)
+
+    if lost == "before":
+        assert found is None and not SandboxRefund.objects.exists()
+    else:
+        assert found.succeeded and found.gateway_refund_no == SandboxRefund.objects.get().refund_no
+    with override_settings(SANDBOX_UNREACHABLE=True), pytest.raises(GatewayError):
+        SandboxGateway().refund_query(refund)
+
+
+def test_a_bad_refund_time_out_setting_stops_the_settings_loading():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SANDBOX_REFUNDS_TIME_OUT": "sometimes"}
+    env["DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/none"
+    done = subprocess.run(
+        [sys.executable, "-c", "import creditcare.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0 and "SANDBOX_REFUNDS_TIME_OUT" in done.stderr
 
 
 def test_a_refund_whose_task_was_lost_is_asked_again(paid):

@@ -3,9 +3,11 @@ self-pay part, online through the payment's channel, or at the window when the p
 was printed or the payment was taken at a window; partial refunds add up and never exceed
 what was paid. Window payments pay bills exactly as online ones do."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from billing.models import (
     BillStatus,
@@ -15,12 +17,20 @@ from billing.models import (
     RefundStatus,
     SandboxRefund,
 )
-from billing.payments.refunds import refund_pay_out
+from billing.payments.gateways import GatewayError
+from billing.payments.refunds import (
+    refund_pay_out,
+    refund_query_unknown,
+    refund_request,
+    refund_send,
+)
 from billing.payments.services import invoice_mark_printed, payment_take_at_window
+from billing.tasks import query_unknown_refunds
 from creditcare.errors import DomainError
 from notifications.models import SmsMessage
 from tests.billing.paying import press, start
 from tests.billing.test_api import assert_credit_consistent, outpatient
+from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +243,174 @@ def test_a_refund_in_its_backoff_is_not_asked_again_by_the_sweep(paid):
         assert refunds_resend_pending() == 0
     refund.refresh_from_db()
     assert refund.attempts == 1
+
+
+# --- a refund whose answer never came (issue 13, defect 3) -----------------------------------
+
+T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+
+
+def _ask(payment, amount: str = "35.00") -> Refund:
+    return refund_request(payment=payment, amount=Decimal(amount), reason="t", actor="t")
+
+
+def _send_until_given_up(refund: Refund, attempts: int) -> Refund:
+    """Each attempt of the refund's task as its retries make them; the last one gives up."""
+    for _attempt in range(attempts - 1):
+        with pytest.raises(GatewayError):  # the task retries with backoff
+            refund_send(refund_id=refund.pk)
+    return refund_send(refund_id=refund.pk)
+
+
+def test_a_refund_the_channel_made_whose_answers_were_lost_is_not_paid_again(
+    his, link, paid, settings, window_clerk, django_capture_on_commit_callbacks
+):
+    """Issue 13: every answer lost, the refund went to the window queue and was paid out
+    there too, though the channel had given the money back."""
+    settings.REFUND_MAX_ATTEMPTS = 3
+    settings.SANDBOX_REFUNDS_TIME_OUT = "after"  # made at the channel, the answer lost
+    with django_capture_on_commit_callbacks(execute=True):
+        void(his, link, "L2")  # 20.00 back: its task tries, retries, then asks the channel
+
+    refund = Refund.objects.get()
+    assert (refund.status, refund.attempts) == (RefundStatus.SUCCEEDED, 3)
+    assert refund.gateway_refund_no == SandboxRefund.objects.get().refund_no
+    assert refund.queried_at is not None
+    paid.refresh_from_db()
+    paid.bill.refresh_from_db()
+    assert paid.status == PaymentStatus.PARTIALLY_REFUNDED
+    assert paid.bill.refunded_amount == Decimal("20.00")
+    assert SmsMessage.objects.filter(template="refund_started").count() == 1  # not the window
+    with pytest.raises(DomainError) as refused:
+        refund_pay_out(refund=refund, actor=window_clerk, method="cash")
+    assert refused.value.code == "refund_not_at_window"
+
+
+def test_a_refund_the_channel_never_made_goes_to_the_window(paid, settings, window_clerk):
+    settings.REFUND_MAX_ATTEMPTS = 2
+    settings.SANDBOX_REFUNDS_TIME_OUT = "before"  # every request lost on its way there
+    refund = _send_until_given_up(_ask(paid), attempts=2)
+
+    assert refund.status == RefundStatus.AT_WINDOW
+    assert refund.last_error.startswith("gave up: sandbox refund timed out before")
+    assert refund.last_error.endswith("the channel never made it")
+    assert not SandboxRefund.objects.exists()
+    window_sms = SmsMessage.objects.filter(template="refund_started").order_by("pk").last()
+    assert "请携带身份证件到医院收费窗口领取" in window_sms.body
+    refund_pay_out(refund=refund, actor=window_clerk, method="cash")
+    paid.refresh_from_db()
+    assert paid.status == PaymentStatus.REFUNDED
+
+
+@pytest.mark.parametrize(
+    ("made", "settled"),
+    [(True, RefundStatus.SUCCEEDED), (False, RefundStatus.AT_WINDOW)],
+    ids=["made", "never-made"],
+)
+def test_a_refund_nobody_can_tell_about_is_unknown_until_the_channel_says(
+    paid, settings, window_clerk, made, settled
+):
+    settings.REFUND_MAX_ATTEMPTS = 2
+    refund = _ask(paid)
+    with time_machine.travel(T0, tick=False) as clock:
+        settings.SANDBOX_REFUNDS_TIME_OUT = "after" if made else "before"
+        with pytest.raises(GatewayError):
+            refund_send(refund_id=refund.pk)
+        settings.SANDBOX_UNREACHABLE = True  # down for the last attempt and the question
+
+        refund = refund_send(refund_id=refund.pk)
+
+        refund.refresh_from_db()
+        assert (refund.status, refund.queried_at) == (RefundStatus.UNKNOWN, T0)
+        assert refund.last_error.startswith("gave up: sandbox channel unreachable")
+        assert "; query: sandbox channel unreachable" in refund.last_error
+        # Not the window's to pay out (it may be made), nor given back again.
+        with pytest.raises(DomainError) as refused:
+            refund_pay_out(refund=refund, actor=window_clerk, method="cash")
+        assert refused.value.code == "refund_outcome_unknown"
+        with pytest.raises(DomainError) as refused:
+            _ask(paid, "0.01")
+        assert refused.value.code == "refund_exceeds_payment"
+        sent = SmsMessage.objects.count()
+
+        clock.move_to(T0 + dt.timedelta(days=1))  # the next morning the channel answers
+        settings.SANDBOX_UNREACHABLE = False
+        settings.SANDBOX_REFUNDS_TIME_OUT = ""
+        assert query_unknown_refunds() == {settled: 1}
+
+        refund.refresh_from_db()
+        assert (refund.status, refund.queried_at) == (settled, T0 + dt.timedelta(days=1))
+        paid.refresh_from_db()
+        assert paid.status == (PaymentStatus.REFUNDED if made else PaymentStatus.SUCCEEDED)
+        assert SandboxRefund.objects.count() == (1 if made else 0)
+        assert SmsMessage.objects.count() == sent + (0 if made else 1)  # come to the window
+
+        clock.shift(dt.timedelta(hours=1))  # the task again (twice, or by hand): no change
+        assert query_unknown_refunds() == {}
+        assert refund_query_unknown(refund_id=refund.pk).status == settled
+    again = Refund.objects.get()
+    assert (again.status, again.queried_at, again.finished_at) == (
+        refund.status,
+        refund.queried_at,
+        refund.finished_at,
+    )
+    assert SmsMessage.objects.count() == sent + (0 if made else 1)
+    paid.refresh_from_db()
+    assert paid.status == (PaymentStatus.REFUNDED if made else PaymentStatus.SUCCEEDED)
+
+
+def test_a_refund_still_unknown_records_the_error_and_time_of_the_last_query(paid, settings):
+    settings.REFUND_MAX_ATTEMPTS = 1
+    settings.SANDBOX_UNREACHABLE = True
+    with time_machine.travel(T0, tick=False) as clock:
+        assert refund_send(refund_id=_ask(paid).pk).status == RefundStatus.UNKNOWN
+        clock.move_to(T0 + dt.timedelta(days=1))
+
+        assert query_unknown_refunds() == {RefundStatus.UNKNOWN: 1}
+
+    refund = Refund.objects.get()
+    assert (refund.status, refund.queried_at) == (RefundStatus.UNKNOWN, T0 + dt.timedelta(days=1))
+    assert (
+        refund.last_error == "asked again; query: sandbox channel unreachable (SANDBOX_UNREACHABLE)"
+    )
+    assert refund.attempts == 1  # asked about, never asked for again
+
+
+def test_unknown_refunds_are_asked_about_every_morning():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="query-unknown-refunds")  # created by migrate
+    assert (task.task, task.crontab.hour, task.crontab.minute) == (
+        "billing.tasks.query_unknown_refunds",
+        "9",
+        "20",
+    )
+
+
+def test_finance_see_unknown_refunds_and_ask_the_channel_again(
+    paid, settings, finance_officer, window_clerk
+):
+    settings.REFUND_MAX_ATTEMPTS = 1
+    settings.SANDBOX_UNREACHABLE = True
+    refund = _ask(paid)
+    assert refund_send(refund_id=refund.pk).status == RefundStatus.UNKNOWN
+    finance = logged_in(finance_officer)
+    listed = finance.get("/admin/billing/refund/?status__exact=unknown").content.decode()
+    assert refund.out_refund_no in listed and "Outcome unknown" in listed
+    # Window staff can neither pay it out nor ask for it.
+    clerk = logged_in(window_clerk)
+    page = clerk.post(f"/admin/billing/refund/{refund.pk}/pay-out/", {"method": "cash"})
+    assert page.status_code == 200 and "cannot be paid out at a window" in page.content.decode()
+    action = {"action": "query_channel", "_selected_action": [refund.pk]}
+    clerk.post("/admin/billing/refund/", action)
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.UNKNOWN
+
+    settings.SANDBOX_UNREACHABLE = False
+    response = finance.post("/admin/billing/refund/", action, follow=True)
+
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.AT_WINDOW  # the sandbox never made it
+    assert "1 refund(s) of unknown outcome: 0 refunded, 1 to the window, 0 still unknown" in (
+        response.content.decode()
+    )

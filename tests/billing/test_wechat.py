@@ -1,7 +1,8 @@
 """The WeChat Pay channel (H5) through the real ``wechatpayv3`` SDK against a local WeChat
 Pay (``tests.billing.wechat_fake``): paying from the bill page, notifications (genuine,
 repeated, forged, replayed), the query that settles a lost notification or an abandoned
-order, refunds (full, partial, refused, unreachable) and the day's trade bill."""
+order, refunds (full, partial, refused, unreachable, their answers lost) and the day's trade
+bill."""
 
 import datetime as dt
 import gzip
@@ -28,6 +29,7 @@ from billing.payments.gateways import GatewayError, channels_offered
 from billing.payments.gateways.wechat import WechatGateway, fen, parse_trade_bill, yuan
 from billing.payments.refunds import refund_request, refund_send
 from billing.payments.services import payments_settle_pending
+from billing.tasks import query_unknown_refunds
 from notifications.models import SmsMessage
 from tests.billing.wechat_fake import APPID, MCHID, PUBLIC_KEY_ID, WechatPayFake, rsa_key
 from tests.fake_http import FakeServer
@@ -405,14 +407,17 @@ def _closed_port() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-@pytest.mark.parametrize("trouble", ["unreachable", "5xx"])
-def test_an_unreachable_wechat_is_retried_then_the_refund_goes_to_the_window(
-    wechat, wechat_paid, settings, trouble
+@pytest.mark.parametrize(
+    ("trouble", "settled"),
+    [("unreachable", RefundStatus.UNKNOWN), ("5xx", RefundStatus.AT_WINDOW)],
+)
+def test_an_unreachable_wechat_is_retried_then_asked_whether_it_made_the_refund(
+    wechat, wechat_paid, settings, trouble, settled
 ):
     settings.REFUND_MAX_ATTEMPTS = 2
-    if trouble == "unreachable":
+    if trouble == "unreachable":  # nor can it be asked: nobody knows
         settings.WECHAT_API_BASE_URL = _closed_port()
-    else:
+    else:  # it answers the question: no such refund
         wechat.refuse["refund"] = wechat.error(503, "SYSTEM_ERROR")
     refund = _refund(wechat_paid, "35.00", send=False)
 
@@ -421,10 +426,82 @@ def test_an_unreachable_wechat_is_retried_then_the_refund_goes_to_the_window(
     refund.refresh_from_db()
     assert (refund.status, refund.attempts) == (RefundStatus.PENDING, 1)
 
-    assert refund_send(refund_id=refund.pk).status == RefundStatus.AT_WINDOW
+    assert refund_send(refund_id=refund.pk).status == settled
     refund.refresh_from_db()
     assert refund.attempts == 2 and refund.last_error.startswith("gave up: WeChat Pay refund")
     assert not wechat.refunds
+
+
+@pytest.mark.parametrize(
+    ("status", "settled"),
+    [
+        ("SUCCESS", RefundStatus.SUCCEEDED),
+        ("PROCESSING", RefundStatus.SUCCEEDED),
+        ("ABNORMAL", RefundStatus.AT_WINDOW),
+        ("CLOSED", RefundStatus.AT_WINDOW),
+    ],
+)
+def test_a_refund_wechat_made_whose_answers_were_lost_is_settled_by_asking(
+    wechat, wechat_paid, settings, status, settled
+):
+    """Issue 13: every answer lost, the refund went to the window queue as well."""
+    settings.REFUND_MAX_ATTEMPTS = 2
+    wechat.refund_status = status
+    wechat.lose_answers["refund"] = wechat.error(503, "SYSTEM_ERROR")  # made, then lost
+    refund = _refund(wechat_paid, "35.00", send=False)
+    with pytest.raises(GatewayError):
+        refund_send(refund_id=refund.pk)
+
+    refund = refund_send(refund_id=refund.pk)
+
+    assert refund.status == settled
+    made = wechat.refunds[refund.out_refund_no]
+    (query,) = wechat.calls("refund_query")
+    assert wechat.authorized(query)
+    assert urlsplit(query.path).path == f"/v3/refund/domestic/refunds/{refund.out_refund_no}"
+    if settled == RefundStatus.SUCCEEDED:
+        assert refund.gateway_refund_no == made["refund_id"]
+    else:
+        assert refund.last_error.endswith(f"the channel: refund {status}")
+
+
+def test_an_unknown_refund_is_settled_when_wechat_answers_again(wechat, wechat_paid, settings):
+    settings.REFUND_MAX_ATTEMPTS = 2
+    wechat.lose_answers["refund"] = wechat.error(502, "BAD_GATEWAY")  # made, answer lost
+    refund = _refund(wechat_paid, "35.00", send=False)
+    with pytest.raises(GatewayError):
+        refund_send(refund_id=refund.pk)
+    reachable, settings.WECHAT_API_BASE_URL = settings.WECHAT_API_BASE_URL, _closed_port()
+    assert refund_send(refund_id=refund.pk).status == RefundStatus.UNKNOWN
+
+    settings.WECHAT_API_BASE_URL = reachable
+    assert query_unknown_refunds() == {RefundStatus.SUCCEEDED: 1}
+    assert query_unknown_refunds() == {}  # the daily task again: nothing more
+
+    refund.refresh_from_db()
+    assert refund.gateway_refund_no == wechat.refunds[refund.out_refund_no]["refund_id"]
+    assert len(wechat.calls("refund_query")) == 1
+    wechat_paid.refresh_from_db()
+    assert wechat_paid.status == PaymentStatus.REFUNDED
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"amount": {"refund": 100, "total": 3500, "currency": "CNY"}}, "not our refund"),
+        ({"status": "WHATEVER"}, "WHATEVER"),
+    ],
+    ids=["other-amount", "odd-status"],
+)
+def test_a_wechat_refund_query_answer_that_does_not_settle_it_is_a_gateway_error(
+    wechat, wechat_paid, change, said
+):
+    refund = _refund(wechat_paid, "35.00")
+    assert WechatGateway().refund_query(refund).succeeded
+    wechat.refunds[refund.out_refund_no] |= change
+
+    with pytest.raises(GatewayError, match=said):
+        WechatGateway().refund_query(refund)
 
 
 # --- the day's trade bill -------------------------------------------------------------------

@@ -113,6 +113,8 @@ class WechatPayFake:
     # The channel's bad days: the status a new refund gets, or an error answer to calls.
     refund_status: str = "SUCCESS"
     refuse: dict[str, Answer] = field(default_factory=dict)  # route name -> answer
+    # Route name -> answer sent after acting all the same: the real answer lost on its way.
+    lose_answers: dict[str, Answer] = field(default_factory=dict)
     sign_answers_with: rsa.RSAPrivateKey | None = None  # a forger's key, to test checks
 
     def __post_init__(self) -> None:
@@ -171,6 +173,8 @@ class WechatPayFake:
             return "query", match[1]
         if request.method == "POST" and path == "/v3/refund/domestic/refunds":
             return "refund", ""
+        if match := re.fullmatch(r"/v3/refund/domestic/refunds/([^/]+)", path):
+            return "refund_query", match[1]
         if path == "/v3/bill/tradebill":
             return "tradebill", ""
         if path == "/v3/billdownload/file":
@@ -205,7 +209,8 @@ class WechatPayFake:
         if route in self.refuse:
             return self.refuse[route]
         handler = getattr(self, f"_{route}", None)
-        return handler(request, number) if handler else self.error(404, "NOT_FOUND")
+        answer = handler(request, number) if handler else self.error(404, "NOT_FOUND")
+        return self.lose_answers.get(route, answer)
 
     def _h5(self, request: Recorded, _number: str) -> Answer:
         order = request.json()
@@ -276,6 +281,11 @@ class WechatPayFake:
                 "amount": {**asked["amount"], "payer_refund": asked["amount"]["refund"]},
             }
         return self.signed(200, done)
+
+    def _refund_query(self, _request: Recorded, out_refund_no: str) -> Answer:
+        if out_refund_no not in self.refunds:
+            return self.error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return self.signed(200, self.refunds[out_refund_no])
 
     def bill_csv(self, day: dt.date) -> str:
         """The day's trade bill (ALL) as WeChat writes it."""

@@ -9,6 +9,11 @@ A gateway (see ``Gateway``; ``BaseGateway`` has the common parts):
   ``ForgedNotification``; ``acknowledge()`` / ``refuse(reason)`` answer the channel;
 * ``query(payment)``: what the channel knows of a payment (``None``: nothing yet);
 * ``refund(refund)``: give money back; the same ``out_refund_no`` again is the same refund;
+* ``refund_query(refund)``: did the channel make the refund numbered ``out_refund_no``?
+  ``RefundResult(succeeded=True)``: made; ``None``: never made; ``succeeded=False``: it
+  failed or was closed there (the money is not back); ``GatewayError``: it cannot tell.
+  Asked when every ``refund`` call went unanswered: a lost answer may hide a refund made,
+  so only one the channel says is not made may go to a window to be paid out;
 * ``statement(day)``: the channel's record of a day (China time), for reconciliation.
 
 Network trouble is ``GatewayError`` (try again later); a channel's "no" is an answer.
@@ -56,7 +61,7 @@ class Notification:
 class RefundResult:
     succeeded: bool
     gateway_refund_no: str = ""
-    error: str = ""  # the channel's reason when it refused
+    error: str = ""  # the channel's reason when it refused (or never made it)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ class Gateway(Protocol):
     def query(self, payment) -> Notification | None: ...
 
     def refund(self, refund) -> RefundResult: ...
+
+    def refund_query(self, refund) -> RefundResult | None: ...
 
     def statement(self, day: dt.date) -> list[StatementLine]: ...
 

@@ -7,9 +7,13 @@
 * Notifications: form fields POSTed to ``/pay/notify/alipay/``. The signature is checked
   first (Alipay's public key over the sorted fields without ``sign`` and ``sign_type``),
   then the app id; the order and the amount are checked above (``payment_notified``).
-* Query, refund, the day's statement: signed calls whose signed answers the SDK verifies.
-  A business "no" is an answer; an unsigned or unreadable answer is ``GatewayError``.
-  The statement is a zip of GBK CSV files at a short-lived URL the call returns.
+* Query, refund, refund query, the day's statement: signed calls whose signed answers the
+  SDK verifies. A business "no" is an answer; an unsigned or unreadable answer is
+  ``GatewayError``. The statement is a zip of GBK CSV files at a short-lived URL the call
+  returns.
+* Refund query (``alipay.trade.fastpay.refund.query``): its code 10000 only says the query
+  worked. Refund data in the answer (``refund_status`` empty or ``REFUND_SUCCESS``) means the
+  refund was made; none means it was not.
 """
 
 import csv
@@ -211,6 +215,35 @@ class AlipayGateway(BaseGateway):
         if answer.get("sub_code"):
             reason += f" ({answer['sub_code']})"
         return RefundResult(succeeded=False, error=reason)
+
+    def refund_query(self, refund: Refund) -> RefundResult | None:
+        trade_no, refund_no = refund.payment.out_trade_no, refund.out_refund_no
+        answer = _call(
+            _client().api_alipay_trade_fastpay_refund_query,
+            out_request_no=refund_no,
+            out_trade_no=trade_no,
+        )
+        if answer.get("code") != SUCCESS:
+            # Also ACQ.TRADE_NOT_EXIST: a trade we were paid for that Alipay does not know is
+            # a wrong setting somewhere, not an answer to pay a window refund on.
+            raise GatewayError(f"Alipay refund query {refund_no}: {_said(answer)}")
+        if not answer.get("refund_amount"):
+            return None  # no refund data: Alipay never made this refund
+        status = answer.get("refund_status") or "REFUND_SUCCESS"  # older answers leave it out
+        if status != "REFUND_SUCCESS":
+            raise GatewayError(f"Alipay refund {refund_no} is {status!r}")
+        if (answer.get("out_trade_no", trade_no), answer.get("out_request_no", refund_no)) != (
+            trade_no,
+            refund_no,
+        ):
+            raise GatewayError(f"Alipay answered about another refund than {refund_no}")
+        try:
+            amount = Decimal(str(answer["refund_amount"]))
+        except InvalidOperation:
+            amount = None
+        if amount != refund.amount:
+            raise GatewayError(f"Alipay refund {refund_no} is of {answer['refund_amount']!r}")
+        return RefundResult(succeeded=True, gateway_refund_no=answer.get("trade_no") or refund_no)
 
     def statement(self, day: dt.date) -> list[StatementLine]:
         answer = _call(

@@ -3,8 +3,11 @@ channel, the default for ``make run`` and the tests. It keeps its own books
 (``SandboxTrade``, ``SandboxRefund``), so query, refund and the day's statement work as they
 do at a real channel, and its notifications are HMAC-signed and verified like one's.
 
-Two switches play a channel's bad days: ``SANDBOX_REFUNDS_FAIL`` (refunds are refused) and
-``SANDBOX_UNREACHABLE`` (query and refund calls fail as a network error would).
+Switches play a channel's bad days: ``SANDBOX_REFUNDS_FAIL`` (refunds are refused),
+``SANDBOX_UNREACHABLE`` (every call fails as a network error would) and
+``SANDBOX_REFUNDS_TIME_OUT``: a refund call times out ``before`` the sandbox made the refund,
+or ``after`` it (the answer is lost on the way back); asking about the refund then
+(``refund_query``) answers from the books unless the sandbox is unreachable.
 """
 
 import datetime as dt
@@ -60,6 +63,13 @@ def _signed(trade: SandboxTrade, word: str) -> dict:
 def _reachable() -> None:
     if settings.SANDBOX_UNREACHABLE:
         raise GatewayError("sandbox channel unreachable (SANDBOX_UNREACHABLE)")
+
+
+def _timed_out(when: str) -> None:
+    if when == settings.SANDBOX_REFUNDS_TIME_OUT:
+        raise GatewayError(
+            f"sandbox refund timed out {when} it was made (SANDBOX_REFUNDS_TIME_OUT)"
+        )
 
 
 class SandboxGateway(BaseGateway):
@@ -129,6 +139,7 @@ class SandboxGateway(BaseGateway):
 
     def refund(self, refund) -> RefundResult:
         _reachable()
+        _timed_out("before")
         if settings.SANDBOX_REFUNDS_FAIL:
             return RefundResult(succeeded=False, error="refused (SANDBOX_REFUNDS_FAIL)")
         with transaction.atomic():
@@ -140,20 +151,33 @@ class SandboxGateway(BaseGateway):
             if trade is None:
                 return RefundResult(succeeded=False, error="no paid trade to refund")
             done = SandboxRefund.objects.filter(out_refund_no=refund.out_refund_no).first()
-            if done:  # the same refund asked again: the same answer
-                return RefundResult(succeeded=True, gateway_refund_no=done.refund_no)
-            refunded = money_sum(trade.refunds, "amount")
-            if refunded + refund.amount > trade.amount:
-                return RefundResult(succeeded=False, error="refund exceeds what was paid")
-            try:
-                done = SandboxRefund.objects.create(
-                    trade=trade,
-                    out_refund_no=refund.out_refund_no,
-                    refund_no=f"SR{secrets.token_hex(10)}",
-                    amount=refund.amount,
-                )
-            except IntegrityError:
-                raise GatewayError("refund number collision at the sandbox") from None
+            if done is None:  # new (the same refund asked again gets the same answer)
+                refunded = money_sum(trade.refunds, "amount")
+                if refunded + refund.amount > trade.amount:
+                    return RefundResult(succeeded=False, error="refund exceeds what was paid")
+                try:
+                    done = SandboxRefund.objects.create(
+                        trade=trade,
+                        out_refund_no=refund.out_refund_no,
+                        refund_no=f"SR{secrets.token_hex(10)}",
+                        amount=refund.amount,
+                    )
+                except IntegrityError:
+                    raise GatewayError("refund number collision at the sandbox") from None
+        _timed_out("after")  # made and in the books; only the answer is lost
+        return RefundResult(succeeded=True, gateway_refund_no=done.refund_no)
+
+    def refund_query(self, refund) -> RefundResult | None:
+        _reachable()
+        done = (
+            SandboxRefund.objects.select_related("trade")
+            .filter(out_refund_no=refund.out_refund_no)
+            .first()
+        )
+        if done is None:
+            return None  # never made: the books would have it
+        if done.trade.out_trade_no != refund.payment.out_trade_no or done.amount != refund.amount:
+            raise GatewayError(f"the sandbox's refund {done.refund_no} is not this one")
         return RefundResult(succeeded=True, gateway_refund_no=done.refund_no)
 
     def statement(self, day: dt.date) -> list[StatementLine]:

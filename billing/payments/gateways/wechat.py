@@ -27,7 +27,10 @@ that, so the payment is cancelled here instead of staying pending for ever.
 
 Refunds: ``SUCCESS`` and ``PROCESSING`` are both "done" for us: with PROCESSING WeChat
 completes the refund asynchronously by itself. Its rare later ``ABNORMAL`` (the patient's
-bank card closed) is not seen here: we neither query refunds nor take refund notifications.
+bank card closed) is not seen here: we take no refund notifications, and query a refund
+(``GET /v3/refund/domestic/refunds/{out_refund_no}``) only when every request for it went
+unanswered. Then 404 ``RESOURCE_NOT_EXISTS`` means it was never made; ``CLOSED`` and
+``ABNORMAL`` that the money did not go back.
 """
 
 import csv
@@ -71,6 +74,8 @@ TRADE_STATES = {  # WeChat's trade_state -> ours
 # PROCESSING: accepted, WeChat completes it asynchronously (to change, usually within minutes;
 # to a bank card, up to a few working days).
 REFUND_ACCEPTED = {"SUCCESS", "PROCESSING"}
+# Made, then closed by the merchant or failed (the account closed): the money is not back.
+REFUND_NOT_DONE = {"CLOSED", "ABNORMAL"}
 NOTIFICATION_MAX_AGE = 300  # seconds; WeChat signs each delivery afresh, retries included
 SIGNATURE_HEADERS = (
     "Wechatpay-Signature",
@@ -343,6 +348,29 @@ class WechatGateway(BaseGateway):
         if status in REFUND_ACCEPTED and answer.get("refund_id"):
             return RefundResult(succeeded=True, gateway_refund_no=str(answer["refund_id"]))
         return RefundResult(succeeded=False, error=f"refund {status}")  # ABNORMAL, CLOSED
+
+    def refund_query(self, refund) -> RefundResult | None:
+        code, message = self._call(
+            "refund query", self._pay.query_refund, out_refund_no=refund.out_refund_no
+        )
+        answer = _answer(code, message)
+        if code == 404 and answer.get("code") == "RESOURCE_NOT_EXISTS":
+            return None  # WeChat never made a refund of this number
+        if code != 200:
+            raise GatewayError(f"WeChat Pay refund query: HTTP {code} {answer.get('code')}")
+        amount = answer.get("amount") if isinstance(answer.get("amount"), dict) else {}
+        if (
+            answer.get("out_refund_no") != refund.out_refund_no
+            or answer.get("out_trade_no") != refund.payment.out_trade_no
+            or amount.get("refund") != fen(refund.amount)
+        ):
+            raise GatewayError(f"WeChat Pay refund query: not our refund {refund.out_refund_no}")
+        status = answer.get("status")
+        if status in REFUND_ACCEPTED and answer.get("refund_id"):
+            return RefundResult(succeeded=True, gateway_refund_no=str(answer["refund_id"]))
+        if status in REFUND_NOT_DONE:
+            return RefundResult(succeeded=False, error=f"refund {status}")
+        raise GatewayError(f"WeChat Pay refund query: status {status!r}")
 
     # --- the day's statement ----------------------------------------------------------------
 
