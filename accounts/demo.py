@@ -96,7 +96,7 @@ def demo_api_key(institution: Institution) -> str:
     ).hexdigest()
     key = f"{digest[:8]}.{digest[8:56]}"
     if not InstitutionApiKey.objects.filter(prefix=digest[:8]).exists():
-        services.api_key_create(institution=institution, name="Demo HIS", key=key)
+        services.api_key_create(institution=institution, name="演示 HIS 接口", key=key)
     return key
 
 
@@ -125,12 +125,10 @@ def _patient(
         overdue_bill(patient=agreement.patient, institution=institution)
     if status == AgreementStatus.TERMINATED:
         services.agreement_suspend(
-            agreement=agreement, actor=clerk, reason="Demo: bill overdue since last month"
+            agreement=agreement, actor=clerk, reason="演示：上月账单逾期未还"
         )
     if status == AgreementStatus.TERMINATED:
-        services.agreement_terminate(
-            agreement=agreement, actor=clerk, reason="Demo: moved out of the region"
-        )
+        services.agreement_terminate(agreement=agreement, actor=clerk, reason="演示：已迁出本区")
     return agreement.patient
 
 

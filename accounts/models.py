@@ -107,9 +107,14 @@ class InstitutionApiKey(models.Model):
     )
     name = models.CharField(_("name"), max_length=100, help_text=_("e.g. the HIS it is for"))
     prefix = models.CharField(_("prefix"), max_length=16, unique=True)
-    key_hash = models.CharField(max_length=64)
+    key_hash = models.CharField(max_length=64, verbose_name=_("key hash"))
     created_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
@@ -132,7 +137,12 @@ class User(AbstractUser):
     recorded as signed."""
 
     institution = models.ForeignKey(
-        Institution, on_delete=models.PROTECT, null=True, blank=True, related_name="staff"
+        Institution,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        verbose_name=_("institution"),
     )
 
 
@@ -153,7 +163,7 @@ class Patient(models.Model):
     )
     # Encrypted at rest; equality through the keyed hash (accounts.encryption).
     id_number = EncryptedCharField(_("identity number"), max_length=32)
-    id_number_hash = IdentityHashField()
+    id_number_hash = IdentityHashField(verbose_name=_("identity number hash"))
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices, blank=True)
     citizen_card = models.CharField(
@@ -168,8 +178,8 @@ class Patient(models.Model):
         default=True,
         help_text=_("People from outside the region join through their credit score."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     history = HistoricalRecords()
 
     class Meta:
@@ -298,18 +308,41 @@ class CreditAgreement(models.Model):
         pass
 
 
+class AgreementTransition(models.TextChoices):
+    SIGN = "sign", pgettext_lazy("agreement action", "Sign")
+    SUSPEND = "suspend", pgettext_lazy("agreement action", "Suspend")
+    REACTIVATE = "reactivate", pgettext_lazy("agreement action", "Reactivate")
+    TERMINATE = "terminate", pgettext_lazy("agreement action", "Terminate")
+
+
 class AgreementEvent(AppendOnlyModel):
     """One transition of an agreement: who moved it from what to what, and why."""
 
-    agreement = models.ForeignKey(CreditAgreement, on_delete=models.PROTECT, related_name="events")
-    transition = models.CharField(max_length=32)
-    from_status = models.CharField(max_length=16, choices=AgreementStatus.choices)
-    to_status = models.CharField(max_length=16, choices=AgreementStatus.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    agreement = models.ForeignKey(
+        CreditAgreement,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("agreement"),
     )
-    reason = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    transition = models.CharField(
+        max_length=32, choices=AgreementTransition.choices, verbose_name=_("action")
+    )
+    from_status = models.CharField(
+        max_length=16, choices=AgreementStatus.choices, verbose_name=_("from status")
+    )
+    to_status = models.CharField(
+        max_length=16, choices=AgreementStatus.choices, verbose_name=_("to status")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    reason = models.TextField(verbose_name=_("reason"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("time"))
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -317,7 +350,10 @@ class AgreementEvent(AppendOnlyModel):
         verbose_name_plural = _("agreement events")
 
     def __str__(self) -> str:
-        return f"{self.transition}: {self.from_status} -> {self.to_status}"
+        return (
+            f"{self.get_transition_display()}: "
+            f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+        )
 
 
 class CreditPool(models.TextChoices):
@@ -328,7 +364,9 @@ class CreditPool(models.TextChoices):
 class CreditLine(models.Model):
     """The credit of one pool of one patient. Available = ``limit`` - ``used``."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="credit_lines")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="credit_lines", verbose_name=_("patient")
+    )
     pool = models.CharField(_("pool"), max_length=16, choices=CreditPool.choices)
     limit = models.DecimalField(_("limit"), **MONEY)
     used = models.DecimalField(
@@ -337,7 +375,7 @@ class CreditLine(models.Model):
         help_text=_("Held by open visits plus unpaid bills."),
         **MONEY,
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["patient", "-pool"]  # outpatient first: the one used every day
@@ -371,16 +409,26 @@ class CreditLimitChange(AppendOnlyModel):
     ``new_limit`` of its latest change."""
 
     credit_line = models.ForeignKey(
-        CreditLine, on_delete=models.PROTECT, related_name="limit_changes"
+        CreditLine,
+        on_delete=models.PROTECT,
+        related_name="limit_changes",
+        verbose_name=_("credit line"),
     )
-    old_limit = models.DecimalField(**MONEY)
-    new_limit = models.DecimalField(**MONEY)
-    reason = models.TextField()
-    source = models.CharField(max_length=16, choices=LimitChangeSource.choices)
+    old_limit = models.DecimalField(**MONEY, verbose_name=_("old limit"))
+    new_limit = models.DecimalField(**MONEY, verbose_name=_("new limit"))
+    reason = models.TextField(verbose_name=_("reason"))
+    source = models.CharField(
+        max_length=16, choices=LimitChangeSource.choices, verbose_name=_("source")
+    )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff member"),
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("time"))
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -394,7 +442,7 @@ class CreditLimitChange(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.old_limit} -> {self.new_limit} ({self.source})"
+        return f"{self.old_limit} → {self.new_limit} ({self.get_source_display()})"
 
 
 class CreditScore(AppendOnlyModel):
@@ -403,12 +451,15 @@ class CreditScore(AppendOnlyModel):
     Keyed by citizen card rather than patient: scores can be imported before a person signs.
     """
 
-    citizen_card = models.CharField(max_length=32, db_index=True)
-    score = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(SCORE_MIN), MaxValueValidator(SCORE_MAX)]
+    citizen_card = models.CharField(
+        max_length=32, db_index=True, verbose_name=_("citizen card number")
     )
-    source = models.CharField(max_length=16)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(SCORE_MIN), MaxValueValidator(SCORE_MAX)],
+        verbose_name=_("score"),
+    )
+    source = models.CharField(max_length=16, verbose_name=_("source"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("time"))
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -506,7 +557,7 @@ class CreditPolicy(models.Model):
         validators=[validate_score_bands],
         help_text=_('[[min score, multiplier], ...], e.g. [[650, "1.20"], [750, "1.50"]]'),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     history = HistoricalRecords()
 
     class Meta:

@@ -23,6 +23,8 @@ An open overdue bill also asks for the agreement to be suspended (``suspend``); 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from creditcare.money import floor_to_yuan
 
 POOLS = ("outpatient", "inpatient")
@@ -99,33 +101,50 @@ def decide_limits(
         base = params.base_limits[pool]
         cap = base * params.cap_multiplier
         limit = base
-        why = [f"base {base:.2f}"]
+        why = [_("base %(limit)s") % {"limit": f"{base:.2f}"}]
         below_floor = score is not None and score < params.score_floor
         if below_floor:
-            why.append(f"score {score} below floor {params.score_floor}: base only")
+            why.append(
+                _("score %(score)s below floor %(floor)s: base only")
+                % {"score": score, "floor": params.score_floor}
+            )
             score_applied = True
         else:
             if score is not None:
                 multiplier = score_multiplier(params, score)
                 if multiplier != 1:
                     limit = base * multiplier
-                    why.append(f"score {score}: x{multiplier}")
+                    why.append(
+                        _("score %(score)s: x%(multiplier)s")
+                        % {"score": score, "multiplier": multiplier}
+                    )
                     score_applied = True
             steps = max(record.on_time_streak, 0) // params.repayments_per_step
             if steps:
                 limit += steps * params.step_ratio * base
-                why.append(f"{record.on_time_streak} on-time repayments: +{steps} step(s)")
+                why.append(
+                    _("%(repayments)s on-time repayments: +%(steps)s step(s)")
+                    % {"repayments": record.on_time_streak, "steps": steps}
+                )
         if limit > cap:
             limit = cap
-            why.append(f"capped at {cap:.2f}")
+            why.append(_("capped at %(cap)s") % {"cap": f"{cap:.2f}"})
         strikes = max(record.late_repayments, 0) + max(record.overdue_bills, 0)
         if strikes:
             floor = base * params.floor_ratio
             cut = strikes * params.late_cut_ratio * base
             limit = max(limit - cut, min(floor, limit))
             why.append(
-                f"{record.late_repayments} late repayment(s), {record.overdue_bills} overdue "
-                f"bill(s): -{cut:.2f}, floor {floor:.2f}"
+                _(
+                    "%(late)s late repayment(s), %(overdue)s overdue bill(s): "
+                    "-%(cut)s, floor %(floor)s"
+                )
+                % {
+                    "late": record.late_repayments,
+                    "overdue": record.overdue_bills,
+                    "cut": f"{cut:.2f}",
+                    "floor": f"{floor:.2f}",
+                }
             )
         limit = max(floor_to_yuan(limit), Decimal("0.00"))
         limits[pool] = limit

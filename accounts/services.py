@@ -39,6 +39,7 @@ from accounts.policy import RepaymentRecord, decide_limits, online_signing_allow
 from accounts.scoring import fetch_score
 from accounts.selectors import api_key_forget
 from creditcare.errors import DomainError
+from creditcare.i18n import site_language
 from creditcare.money import quantize
 
 logger = logging.getLogger(__name__)
@@ -190,13 +191,19 @@ def _agreement_sign(
     agreement.terms_version = settings.AGREEMENT_TERMS_VERSION
     agreement.sign()
     agreement.save()
+    with site_language():
+        reason = _("signed at %(institution)s (%(channel)s), terms %(version)s") % {
+            "institution": institution.name,
+            "channel": agreement.get_channel_display(),
+            "version": agreement.terms_version,
+        }
     AgreementEvent.objects.create(
         agreement=agreement,
         transition="sign",
         from_status=AgreementStatus.PENDING,
         to_status=agreement.status,
         actor=actor,
-        reason=f"signed at {institution.name} ({channel}), terms {agreement.terms_version}",
+        reason=reason,
     )
     for pool in CreditPool.values:
         CreditLine.objects.get_or_create(patient=patient, pool=pool, defaults={"limit": 0})
@@ -337,7 +344,8 @@ def credit_limits_apply_policy(
     A line whose latest change was a staff decision keeps it: staff overrides stand until
     staff change them again.
     """
-    decision = decide_limits(CreditPolicy.current().params(), record, score)
+    with site_language():  # the decision's reasons are recorded
+        decision = decide_limits(CreditPolicy.current().params(), record, score)
     source = LimitChangeSource.SCORE if decision.score_applied else LimitChangeSource.POLICY
     changes = []
     with transaction.atomic():

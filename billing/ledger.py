@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import CreditLine, InstitutionApiKey
 from billing.models import CreditEntry
@@ -14,6 +15,23 @@ from creditcare.money import ZERO, money_sum
 
 def actor_of(api_key: InstitutionApiKey | None) -> str:
     return f"api-key:{api_key.prefix}" if api_key else "system"
+
+
+# An entry's actor is a code ("api-key:<prefix>", "payment:<channel>", "staff:<username>",
+# "system", "system:<why>"); this is how staff read it.
+ACTOR_WORDS = {
+    "api-key": gettext_lazy("HIS key %(who)s"),
+    "payment": gettext_lazy("payment channel %(who)s"),
+    "staff": gettext_lazy("staff member %(who)s"),
+    "system": gettext_lazy("system"),
+    "system:duplicate-payment": gettext_lazy("system: a duplicate payment"),
+}
+
+
+def actor_label(actor: str) -> str:
+    kind, _sep, who = actor.partition(":")
+    words = ACTOR_WORDS.get(actor) or ACTOR_WORDS.get(kind)
+    return str(words) % {"who": who} if words else actor
 
 
 def credit_moves(*, line: CreditLine, entries: list[CreditEntry]) -> None:

@@ -70,7 +70,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "creditcare.admin_site.CreditCareAdminConfig",  # django.contrib.admin, strict lookups
+    "creditcare.apps.CreditCareAdminConfig",  # django.contrib.admin, strict lookups
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -82,7 +82,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "simple_history",
     "django_celery_beat",
-    "axes",
+    "creditcare.apps.LockoutsConfig",  # django-axes
     "accounts",
     "billing",
     "notifications",

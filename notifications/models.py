@@ -40,7 +40,7 @@ class SmsMessage(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     dedup_key = models.CharField(_("dedup key"), max_length=100, unique=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     # Held until then (a reminder whose turn came in quiet hours); the sweep sends it after.
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -53,7 +53,7 @@ class SmsMessage(models.Model):
         indexes = [models.Index(fields=["status", "claimed_at"])]
 
     def __str__(self) -> str:
-        return f"{self.template} to {self.to}: {self.get_status_display()}"
+        return f"{self.template} → {self.to}: {self.get_status_display()}"
 
     @transition(field=status, source=SmsStatus.SENT, target=SmsStatus.DELIVERED)
     def deliver(self) -> None:
@@ -71,14 +71,16 @@ class VerificationCode(models.Model):
     so the limits hold across processes.
     """
 
-    phone = models.CharField(max_length=20, db_index=True)
-    purpose = models.CharField(max_length=64, db_index=True)
-    code_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    expires_at = models.DateTimeField()
-    checks = models.PositiveSmallIntegerField(default=0)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
-    used_at = models.DateTimeField(null=True, blank=True)
+    phone = models.CharField(max_length=20, db_index=True, verbose_name=_("mobile phone"))
+    purpose = models.CharField(max_length=64, db_index=True, verbose_name=_("purpose"))
+    code_hash = models.CharField(max_length=64, verbose_name=_("code hash"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    checks = models.PositiveSmallIntegerField(default=0, verbose_name=_("checks"))
+    last_checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last checked at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -93,7 +95,7 @@ class VerificationThrottle(models.Model):
     """One row per phone and per purpose, locked while codes are sent or checked for it, so
     the limits hold when requests arrive at the same moment."""
 
-    key = models.CharField(max_length=100, unique=True)
+    key = models.CharField(max_length=100, unique=True, verbose_name=_("key"))
 
     def __str__(self) -> str:
         return self.key

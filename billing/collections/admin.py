@@ -237,7 +237,7 @@ class InstalmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(PaymentPlan)
 class PaymentPlanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["pk", "bill", "case_link", "created_by", "created_at"]
+    list_display = ["id", "bill", "case_link", "created_by", "created_at"]
     list_select_related = ["bill", "case__patient", "created_by"]
     search_fields = ["bill__patient__name", "=bill__pk"]
     inlines = [InstalmentInline]

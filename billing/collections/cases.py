@@ -37,6 +37,7 @@ from billing.models import (
 )
 from billing.payments.links import payment_link_create
 from creditcare.errors import DomainError
+from creditcare.i18n import site_language
 from creditcare.money import ZERO, money_sum, quantize
 from notifications.services import sms_queue
 
@@ -162,7 +163,9 @@ def case_review(*, patient_id: int, now: dt.datetime | None = None) -> str | Non
         case.close()
         case.closed_at = now
         case.save(update_fields=["status", "closed_at"])
-        CaseEvent.objects.create(case=case, kind=CaseEventKind.CLOSED, note="nothing overdue left")
+        with site_language():
+            note = _("nothing overdue left")
+        CaseEvent.objects.create(case=case, kind=CaseEventKind.CLOSED, note=note)
         return "closed"
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import AgreementStatus, CreditAgreement
 from accounts.services import agreement_reactivate, agreement_suspend_for_overdue
@@ -19,6 +20,7 @@ from billing.models import (
     Instalment,
     PaymentPlan,
 )
+from creditcare.i18n import site_language
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +72,11 @@ def agreement_review(*, patient_id: int, as_of: dt.datetime | None = None) -> st
             .values_list("pk", flat=True)
         )
         if overdue and agreement.status == AgreementStatus.ACTIVE:
-            agreement_suspend_for_overdue(
-                agreement=agreement,
-                reason=f"overdue bill(s) {', '.join(map(str, overdue[:10]))}",
-            )
+            with site_language():
+                reason = _("overdue bill(s) %(bills)s") % {
+                    "bills": ", ".join(map(str, overdue[:10]))
+                }
+            agreement_suspend_for_overdue(agreement=agreement, reason=reason)
             return "suspended"
         written_off = Bill.objects.filter(patient_id=patient_id, status=BillStatus.WRITTEN_OFF)
         # Back only once nothing is past due at all: a bill overdue within the grace period
@@ -87,6 +90,8 @@ def agreement_review(*, patient_id: int, as_of: dt.datetime | None = None) -> st
             and agreement.suspended_for_overdue
             and not written_off.exists()  # a write-off: staff decide whether to reactivate
         ):
-            agreement_reactivate(agreement=agreement, actor=None, reason="overdue bills paid")
+            with site_language():
+                reason = _("overdue bills paid")
+            agreement_reactivate(agreement=agreement, actor=None, reason=reason)
             return "reactivated"
     return None

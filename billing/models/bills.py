@@ -35,11 +35,21 @@ class Bill(models.Model):
     unpaid bill holds ``self_pay`` on its credit line.
     """
 
-    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="bill")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="bills")
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="bills")
-    credit_line = models.ForeignKey(CreditLine, on_delete=models.PROTECT, related_name="bills")
-    pool = models.CharField(max_length=16, choices=CreditPool.choices)
+    visit = models.OneToOneField(
+        Visit, on_delete=models.PROTECT, related_name="bill", verbose_name=_("visit")
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="bills", verbose_name=_("patient")
+    )
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="bills", verbose_name=_("institution")
+    )
+    credit_line = models.ForeignKey(
+        CreditLine, on_delete=models.PROTECT, related_name="bills", verbose_name=_("credit line")
+    )
+    pool = models.CharField(
+        max_length=16, choices=CreditPool.choices, verbose_name=_("credit pool")
+    )
     status = FSMField(_("status"), default=BillStatus.UNPAID, choices=BillStatus.choices)
     total = models.DecimalField(_("total"), **MONEY)
     insurance_fund = models.DecimalField(_("insurance fund"), **MONEY)
@@ -54,7 +64,7 @@ class Bill(models.Model):
     written_off_amount = models.DecimalField(_("written off"), default=Decimal("0.00"), **MONEY)
     # Given back after payment (charges voided after the bill was paid).
     refunded_amount = models.DecimalField(_("refunded"), default=Decimal("0.00"), **MONEY)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-closed_at", "-pk"]

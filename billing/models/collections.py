@@ -24,7 +24,12 @@ class CollectionCase(models.Model):
     opened and closed by the overdue sweep and by payments. ``overdue_amount``,
     ``oldest_due_at`` and ``priority`` are refreshed from the bills."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="collection_cases")
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.PROTECT,
+        related_name="collection_cases",
+        verbose_name=_("patient"),
+    )
     status = FSMField(_("status"), default=CaseStatus.OPEN, choices=CaseStatus.choices)
     assigned_to = models.ForeignKey(
         "accounts.User",
@@ -61,7 +66,7 @@ class CollectionCase(models.Model):
         indexes = [models.Index(fields=["status", "-priority"])]
 
     def __str__(self) -> str:
-        return f"case {self.pk}: {self.patient}"
+        return _("Case %(number)s: %(patient)s") % {"number": self.pk, "patient": self.patient}
 
     @transition(field=status, source=CaseStatus.OPEN, target=CaseStatus.CLOSED)
     def close(self) -> None:
@@ -94,7 +99,12 @@ class ContactChannel(models.TextChoices):
 class CaseEvent(AppendOnlyModel):
     """The case's history: every action, by whom, when."""
 
-    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="events")
+    case = models.ForeignKey(
+        CollectionCase,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("collection case"),
+    )
     kind = models.CharField(_("what"), max_length=20, choices=CaseEventKind.choices)
     actor = models.ForeignKey(
         "accounts.User",
@@ -131,14 +141,21 @@ class PromiseToPay(models.Model):
     """ "I will pay <amount> by <date>": kept when what is owed has fallen by the amount by
     the end of that day, broken otherwise."""
 
-    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="promises")
+    case = models.ForeignKey(
+        CollectionCase,
+        on_delete=models.PROTECT,
+        related_name="promises",
+        verbose_name=_("collection case"),
+    )
     promised_date = models.DateField(_("pay by"))
     amount = models.DecimalField(_("amount"), **MONEY)
-    owed_when_made = models.DecimalField(**MONEY)
+    owed_when_made = models.DecimalField(**MONEY, verbose_name=_("owed when made"))
     status = FSMField(_("status"), default=PromiseStatus.PENDING, choices=PromiseStatus.choices)
-    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -150,7 +167,7 @@ class PromiseToPay(models.Model):
         indexes = [models.Index(fields=["status", "promised_date"])]
 
     def __str__(self) -> str:
-        return f"{self.amount} by {self.promised_date}"
+        return _("%(amount)s by %(date)s") % {"amount": self.amount, "date": self.promised_date}
 
     @transition(field=status, source=PromiseStatus.PENDING, target=PromiseStatus.KEPT)
     def keep(self) -> None:
@@ -164,23 +181,37 @@ class PromiseToPay(models.Model):
 class PaymentPlan(models.Model):
     """An overdue bill split into instalments, each with its own link and reminders."""
 
-    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="plan")
-    case = models.ForeignKey(
-        CollectionCase, on_delete=models.PROTECT, null=True, blank=True, related_name="plans"
+    bill = models.OneToOneField(
+        Bill, on_delete=models.PROTECT, related_name="plan", verbose_name=_("bill")
     )
-    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    case = models.ForeignKey(
+        CollectionCase,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="plans",
+        verbose_name=_("collection case"),
+    )
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("payment plan")
         verbose_name_plural = _("payment plans")
 
     def __str__(self) -> str:
-        return f"plan for bill {self.bill_id}"
+        return _("Payment plan of bill %(number)s") % {"number": self.bill_id}
 
 
 class Instalment(models.Model):
-    plan = models.ForeignKey(PaymentPlan, on_delete=models.PROTECT, related_name="instalments")
+    plan = models.ForeignKey(
+        PaymentPlan,
+        on_delete=models.PROTECT,
+        related_name="instalments",
+        verbose_name=_("payment plan"),
+    )
     number = models.PositiveSmallIntegerField(_("number"))
     amount = models.DecimalField(_("amount"), **MONEY)
     due_at = models.DateTimeField(_("due"))

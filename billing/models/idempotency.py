@@ -1,6 +1,7 @@
 """The first answer to each Idempotency-Key of the HIS API."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Institution
 
@@ -14,14 +15,20 @@ class IdempotencyRecord(models.Model):
 
     # db_index=False: idempotency_key_unique (institution, key) serves lookups by institution.
     institution = models.ForeignKey(
-        Institution, on_delete=models.CASCADE, related_name="+", db_index=False
+        Institution,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("institution"),
     )
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
-    started_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    response_status = models.PositiveSmallIntegerField(null=True, verbose_name=_("response status"))
+    response_body = models.JSONField(null=True, verbose_name=_("response body"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
 
     class Meta:
         constraints = [

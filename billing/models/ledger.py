@@ -29,24 +29,50 @@ class CreditEntry(AppendOnlyModel):
     # by line, bill and payment (empty on holds) are indexed only where set, and nothing
     # looks entries up by visit or charge (neither is ever deleted).
     credit_line = models.ForeignKey(
-        CreditLine, on_delete=models.PROTECT, related_name="entries", db_index=False
+        CreditLine,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
+        verbose_name=_("credit line"),
     )
-    kind = models.CharField(max_length=16, choices=CreditEntryKind.choices)
-    amount = models.DecimalField(**MONEY)
+    kind = models.CharField(max_length=16, choices=CreditEntryKind.choices, verbose_name=_("kind"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
     visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+        Visit,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("visit"),
     )
     charge = models.ForeignKey(
-        Charge, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+        Charge,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("charge"),
     )
     bill = models.ForeignKey(
-        Bill, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+        Bill,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("bill"),
     )
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("payment"),
     )
-    actor = models.CharField(max_length=100)  # "api-key:<prefix>", "user:<id>", "system"
-    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(
+        max_length=100, verbose_name=_("by")
+    )  # "api-key:<prefix>", "user:<id>", "system"
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time"))
 
     class Meta:
         ordering = ["pk"]
@@ -61,4 +87,4 @@ class CreditEntry(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount}"
+        return f"{self.get_kind_display()} {self.amount}"

@@ -18,7 +18,9 @@ class PaymentLink(models.Model):
     """The link in the visit-ended SMS: ``/p/<token>``. The token is 192 random bits and
     carries no personal data; the link works until the bill is paid or it expires."""
 
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="payment_links")
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, related_name="payment_links", verbose_name=_("bill")
+    )
     # Set for an instalment of a payment plan: the link pays that instalment.
     instalment = models.OneToOneField(
         "Instalment",
@@ -26,10 +28,11 @@ class PaymentLink(models.Model):
         null=True,
         blank=True,
         related_name="payment_link",
+        verbose_name=_("instalment"),
     )
-    token = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
+    token = models.CharField(max_length=64, unique=True, verbose_name=_("token"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
 
     class Meta:
         verbose_name = _("payment link")
@@ -41,7 +44,7 @@ class PaymentLink(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"link for bill {self.bill_id}"
+        return _("Payment link of bill %(number)s") % {"number": self.bill_id}
 
     @property
     def amount_due(self) -> Decimal:
@@ -215,7 +218,12 @@ class Refund(models.Model):
     )
     # The voided charge it gives back the self-pay part of (none for a duplicate payment).
     charge = models.ForeignKey(
-        "Charge", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+        "Charge",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds",
+        verbose_name=_("charge"),
     )
     out_refund_no = models.CharField(_("our refund number"), max_length=40, unique=True)
     gateway_refund_no = models.CharField(_("channel's refund number"), max_length=64, blank=True)
@@ -282,13 +290,15 @@ class PaymentNotification(AppendOnlyModel):
     """Every asynchronous notification a channel sent, as verified; the same one again is
     recognised by ``(channel, gateway_trade_no, status)`` and changes nothing."""
 
-    channel = models.CharField(max_length=20)
-    out_trade_no = models.CharField(max_length=40)
-    gateway_trade_no = models.CharField(max_length=64)
-    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
-    amount = models.DecimalField(**MONEY)
-    raw = models.JSONField()
-    received_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(max_length=20, verbose_name=_("channel"))
+    out_trade_no = models.CharField(max_length=40, verbose_name=_("out trade no"))
+    gateway_trade_no = models.CharField(max_length=64, verbose_name=_("gateway trade no"))
+    status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, verbose_name=_("status")
+    )
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    raw = models.JSONField(verbose_name=_("notification as received"))
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("received at"))
 
     class Meta:
         constraints = [
@@ -305,13 +315,20 @@ class PaymentNotification(AppendOnlyModel):
 class Invoice(models.Model):
     """The invoice of a paid bill: ``YD`` + 10 digits, printed at a window on request."""
 
-    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="invoice")
+    bill = models.OneToOneField(
+        Bill, on_delete=models.PROTECT, related_name="invoice", verbose_name=_("bill")
+    )
     number = models.CharField(_("number"), max_length=12, unique=True)
     issued_at = models.DateTimeField(_("issued"), auto_now_add=True)
     # Printed on paper at a window: a refund then needs the paper back (at the window).
     printed_at = models.DateTimeField(_("printed"), null=True, blank=True)
     printed_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("printed by"),
     )
     refunded_amount = models.DecimalField(_("refunded"), default=Decimal("0.00"), **MONEY)
 
@@ -324,22 +341,26 @@ class Invoice(models.Model):
 
 
 class SandboxTrade(models.Model):
-    out_trade_no = models.CharField(max_length=40, unique=True)
-    trade_no = models.CharField(max_length=64, unique=True)
-    amount = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=10)  # the sandbox's words: PAID, FAILED, CLOSED
-    created_at = models.DateTimeField(auto_now_add=True)
+    out_trade_no = models.CharField(max_length=40, unique=True, verbose_name=_("out trade no"))
+    trade_no = models.CharField(max_length=64, unique=True, verbose_name=_("trade no"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    status = models.CharField(
+        max_length=10, verbose_name=_("status")
+    )  # the sandbox's words: PAID, FAILED, CLOSED
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     def __str__(self) -> str:
         return f"{self.trade_no} {self.status}"
 
 
 class SandboxRefund(models.Model):
-    trade = models.ForeignKey(SandboxTrade, on_delete=models.PROTECT, related_name="refunds")
-    out_refund_no = models.CharField(max_length=40, unique=True)
-    refund_no = models.CharField(max_length=64, unique=True)
-    amount = models.DecimalField(**MONEY)
-    created_at = models.DateTimeField(auto_now_add=True)
+    trade = models.ForeignKey(
+        SandboxTrade, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("trade")
+    )
+    out_refund_no = models.CharField(max_length=40, unique=True, verbose_name=_("out refund no"))
+    refund_no = models.CharField(max_length=64, unique=True, verbose_name=_("refund no"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     def __str__(self) -> str:
         return f"{self.refund_no} {self.amount}"

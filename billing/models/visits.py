@@ -50,9 +50,15 @@ class Visit(models.Model):
     estimates while open and 0 once closed; only open visits take charges and voids.
     """
 
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="visits")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
-    credit_line = models.ForeignKey(CreditLine, on_delete=models.PROTECT, related_name="visits")
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="visits", verbose_name=_("institution")
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="visits", verbose_name=_("patient")
+    )
+    credit_line = models.ForeignKey(
+        CreditLine, on_delete=models.PROTECT, related_name="visits", verbose_name=_("credit line")
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=CreditPool.choices)
     his_visit_id = models.CharField(_("HIS visit id"), max_length=64)
     department = models.CharField(_("department"), max_length=100, blank=True)
@@ -62,7 +68,7 @@ class Visit(models.Model):
     total = models.DecimalField(_("total"), default=Decimal("0.00"), **MONEY)
     held = models.DecimalField(_("held"), default=Decimal("0.00"), **MONEY)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -90,21 +96,33 @@ class Charge(AppendOnlyModel):
 
     # db_index=False: charge_his_line_unique (visit, his_line_id) serves lookups by visit.
     visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, related_name="charges", db_index=False
+        Visit,
+        on_delete=models.PROTECT,
+        related_name="charges",
+        db_index=False,
+        verbose_name=_("visit"),
     )
-    his_line_id = models.CharField(max_length=64)
-    item_code = models.CharField(max_length=64)
-    item_name = models.CharField(max_length=200)
-    category = models.CharField(max_length=64, choices=ChargeCategory.choices)
-    quantity = models.DecimalField(max_digits=12, decimal_places=3)
-    unit_price = models.DecimalField(max_digits=14, decimal_places=4)  # drug prices: 4 places
-    amount = models.DecimalField(**MONEY)
-    self_pay_estimate = models.DecimalField(**MONEY)
+    his_line_id = models.CharField(max_length=64, verbose_name=_("HIS line ID"))
+    item_code = models.CharField(max_length=64, verbose_name=_("item code"))
+    item_name = models.CharField(max_length=200, verbose_name=_("item"))
+    category = models.CharField(
+        max_length=64, choices=ChargeCategory.choices, verbose_name=_("category")
+    )
+    quantity = models.DecimalField(max_digits=12, decimal_places=3, verbose_name=_("quantity"))
+    unit_price = models.DecimalField(
+        max_digits=14, decimal_places=4, verbose_name=_("unit price")
+    )  # drug prices: 4 places
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    self_pay_estimate = models.DecimalField(**MONEY, verbose_name=_("self-pay estimate"))
     # The key that authenticated the request; keys are revoked, never deleted (PROTECT).
     posted_by = models.ForeignKey(
-        "accounts.InstitutionApiKey", on_delete=models.PROTECT, null=True, related_name="+"
+        "accounts.InstitutionApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("posted by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time"))
 
     class Meta:
         ordering = ["visit", "pk"]
@@ -129,12 +147,18 @@ class Charge(AppendOnlyModel):
 class ChargeVoid(AppendOnlyModel):
     """Takes one charge back (at most once) and releases its hold."""
 
-    charge = models.OneToOneField(Charge, on_delete=models.PROTECT, related_name="void")
-    reason = models.TextField()
-    voided_by = models.ForeignKey(
-        "accounts.InstitutionApiKey", on_delete=models.PROTECT, null=True, related_name="+"
+    charge = models.OneToOneField(
+        Charge, on_delete=models.PROTECT, related_name="void", verbose_name=_("charge")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField(verbose_name=_("reason"))
+    voided_by = models.ForeignKey(
+        "accounts.InstitutionApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("voided by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time"))
 
     class Meta:
         verbose_name = _("charge void")

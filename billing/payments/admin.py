@@ -26,7 +26,7 @@ class BillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Bills; window staff take a payment at the window from a bill's page."""
 
     list_display = [
-        "pk",
+        "id",
         "patient",
         "institution",
         "pool",
