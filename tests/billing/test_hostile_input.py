@@ -57,3 +57,34 @@ def test_a_date_drill_down_past_the_calendars_end_is_refused_not_a_500(hospital,
 
     assert page.status_code in (200, 302)  # Django's "?e=1": the lookup was refused
     assert not LogEntry.objects.exists()
+
+
+# Found by scripts/hostile.py.
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/billing/bill/?status__exact=%00",
+        "/admin/accounts/creditagreement/?status__exact=%00",
+        "/admin/billing/creditentry/?kind__exact=%00",
+    ],
+)
+def test_a_nul_in_a_list_filter_is_a_400(hospital, url):
+    admin = StaffFactory(is_superuser=True, is_staff=True, institution=hospital)
+    assert logged_in(admin).get(url).status_code == 400
+
+
+@pytest.mark.parametrize("object_id", ["abc", "1.5", "%00"])
+def test_a_history_page_of_no_number_is_a_404(hospital, object_id):
+    admin = StaffFactory(is_superuser=True, is_staff=True, institution=hospital)
+    client = logged_in(admin)
+    assert client.get(f"/admin/accounts/creditpolicy/{object_id}/history/").status_code == 404
+    assert client.get(f"/admin/accounts/creditpolicy/1/history/{object_id}/").status_code == 404
+
+
+def test_a_notification_for_a_channel_without_keys_is_no_page(db, settings):
+    settings.PAYMENT_CHANNELS = ["sandbox", "alipay"]  # Alipay on, but no keys configured
+    answer = Client().post("/pay/notify/alipay/", {"out_trade_no": "CC1", "sign": "x"})
+    assert answer.status_code == 404
+    assert not PaymentNotification.objects.exists()

@@ -234,7 +234,9 @@ def notify(request: HttpRequest, channel: str) -> HttpResponse:
     try:
         gateway = get_gateway(channel)
     except KeyError:
-        return HttpResponse("unknown channel", status=404)
+        gateway = None
+    if gateway is None or not gateway.configured():  # no keys: nothing of ours to notify
+        return HttpResponse("unknown channel", status=404, content_type="text/plain")
     try:
         payment_notified(channel=channel, notification=gateway.parse_notification(request))
     except ForgedNotification as error:
