@@ -4,11 +4,12 @@ through the API's own process (its URLs and middleware) on the test database, wi
 API key, and every check is on. What counts as accepted or refused is in schemathesis.toml:
 a schema-valid request is never a 400, an invalid one always a 4xx with a code.
 
-Checks that find nothing to do here, on purpose: use_after_free and
-ensure_resource_availability look for a resource answered 404 after its DELETE, or after
-the POST that made it (the API deletes nothing, and its POSTs answer what they made in their
-body, with no Location to follow); object_level_authorization needs two identities in the
-schemathesis configuration (another institution's objects answer 404: tests/billing/test_api).
+Checks with little to do here, and why: use_after_free looks for a resource that still
+answers after its DELETE (the API deletes nothing); ensure_resource_availability for one that
+a POST made and a following GET cannot find, which takes the stateful phase of a hand run
+(README, The HIS API), as this test draws one request at a time; object_level_authorization
+takes a second identity in the configuration (another institution's visits and bills answer
+404: tests/billing/test_api.py).
 """
 
 from pathlib import Path
@@ -19,6 +20,7 @@ from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.mutations import OperatorKind
 from schemathesis.core.parameters import ParameterLocation
 
 from accounts import services as account_services
@@ -59,7 +61,7 @@ def hospital_visit(db, in_process_requests):
 
 @schema.parametrize()
 @settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     derandomize=True,  # the same requests on every run: CI stays stable
     suppress_health_check=list(HealthCheck),
@@ -71,7 +73,29 @@ def test_the_api_does_what_its_schema_says(case, api_app, hospital_visit):
     path = case.meta.components.get(ParameterLocation.PATH) if case.meta else None
     if path is not None and path.mode.is_positive and "visit_id" in case.path_parameters:
         case.path_parameters["visit_id"] = str(visit_id)
-    case.call_and_validate(headers=headers, app=api_app)
+    case.call_and_validate(headers=key_unless_taken_away(case, headers), app=api_app)
+
+
+def key_unless_taken_away(case, headers: dict[str, str]) -> dict[str, str]:
+    """The key, unless this invalid case leaves the Authorization header out on purpose.
+
+    schemathesis 4.32 keeps such a header out of the request only when all of the case's
+    mutations are in its headers (transport.prepare.get_exclude_headers); one that also adds
+    an unknown query parameter would get the key back and its valid request, answered 200,
+    be taken for an invalid one accepted."""
+    data = case.meta.phase.data if case.meta and case.meta.generation.mode.is_negative else None
+    for mutation in getattr(data, "mutations", ()):
+        removes = mutation.operator is OperatorKind.REMOVE_REQUIRED_PROPERTY or (
+            mutation.operator is OperatorKind.NEGATE_CONSTRAINTS and "required" in mutation.keywords
+        )
+        if (
+            removes
+            and mutation.parameter_location == ParameterLocation.HEADER
+            and "Authorization" in (mutation.parameter, *(mutation.original_value or ()))
+            and "Authorization" not in (case.headers or {})
+        ):
+            return {}
+    return headers
 
 
 def test_schema_and_docs_are_served(client):
