@@ -19,6 +19,7 @@ over (compare-and-swap on ``started_at``), and the natural keys (``his_visit_id`
 import datetime as dt
 import enum
 import hashlib
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -27,6 +28,16 @@ from django.utils import timezone
 
 from accounts.models import Institution
 from billing.models import IdempotencyRecord
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# A key is 1 to 255 printable ASCII characters, not beginning or ending with a space (HTTP
+# drops the whitespace around a header's value, so such a key would not arrive as sent).
+# The API checks keys with this, and its OpenAPI schema publishes it.
+IDEMPOTENCY_KEY_PATTERN = rf"^[!-~](?:[ -~]{{0,{IDEMPOTENCY_KEY_MAX_LENGTH - 2}}}[!-~])?$"
+
+
+def idempotency_key_valid(key: str) -> bool:
+    return re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key) is not None
 
 
 class Outcome(enum.Enum):

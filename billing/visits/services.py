@@ -37,6 +37,10 @@ from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
 from notifications.services import sms_queue
 
+# Times a HIS may send: since 2000, and ahead of our clock by no more than clocks drift.
+EARLIEST_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
 
 @dataclass(frozen=True)
 class ChargeLine:
@@ -98,6 +102,8 @@ def visit_open(
 
     The same ``his_visit_id`` again for the same patient and kind returns the first visit.
     """
+    if started_at is not None:
+        _started_at_check(started_at)
     patient = patient_for_card(citizen_card)
     existing = Visit.objects.filter(institution=institution, his_visit_id=his_visit_id).first()
     if existing:
@@ -133,6 +139,13 @@ def visit_open(
         existing = Visit.objects.get(institution=institution, his_visit_id=his_visit_id)
         return _same_visit(existing, patient, kind), False
     return visit, True
+
+
+def _started_at_check(started_at: dt.datetime) -> None:
+    if started_at < EARLIEST_TIME:
+        raise DomainError("invalid_started_at", _("This time is before the year 2000."))
+    if started_at > timezone.now() + CLOCK_SKEW:
+        raise DomainError("invalid_started_at", _("This time is in the future."))
 
 
 def _same_visit(visit: Visit, patient: Patient, kind: str) -> Visit:
@@ -176,6 +189,8 @@ def charges_post(
             _("The same his_line_id appears twice in this request."),
             {"his_line_ids": sorted({i for i in ids if ids.count(i) > 1})},
         )
+    for charge_line in lines:
+        _charge_line_check(charge_line)
     # No savepoint (two statements) when called inside the API's transaction: a refusal is
     # raised after the block, which therefore ends in an exception only on a fault of ours,
     # and that rolls back the caller's whole transaction anyway.
@@ -195,6 +210,23 @@ def charges_post(
     return ChargePosting(
         visit=visit, charges=[posted[i] for i in ids], new={line.his_line_id for line in new}
     )
+
+
+def _charge_line_check(line: ChargeLine) -> None:
+    """A charge's fields agree: the rules of a line that its schema cannot state."""
+    product = line.quantity * line.unit_price
+    if abs(product - line.amount) >= Decimal("0.01"):
+        raise DomainError(
+            "amount_mismatch",
+            _("amount must be quantity x unit_price (to the cent)."),
+            {"his_line_id": line.his_line_id, "quantity_x_unit_price": str(product)},
+        )
+    if line.self_pay_estimate > line.amount:
+        raise DomainError(
+            "self_pay_estimate_exceeds_amount",
+            _("self_pay_estimate cannot exceed the amount."),
+            {"his_line_id": line.his_line_id},
+        )
 
 
 def _charges_posted(*, visit: Visit, his_line_ids: list[str]) -> dict[str, Charge]:
@@ -389,7 +421,7 @@ def _settlement_check(*, visit: Visit, settlement: Settlement) -> dt.datetime:
         )
     now = timezone.now()
     closed_at = settlement.closed_at or now
-    if closed_at < visit.started_at or closed_at > now + dt.timedelta(minutes=5):
+    if closed_at < visit.started_at or closed_at > now + CLOCK_SKEW:
         raise DomainError(
             "invalid_closed_at",
             _("closed_at must be between the visit's start and now."),

@@ -17,21 +17,10 @@ from creditcare.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
-# code -> HTTP status. Codes not listed are 422 (understood, but refused by a rule).
-DOMAIN_STATUS = {
-    "credit_limit_exceeded": status.HTTP_402_PAYMENT_REQUIRED,
-    "visit_not_found": status.HTTP_404_NOT_FOUND,
-    "bill_not_found": status.HTTP_404_NOT_FOUND,
-    "charge_not_found": status.HTTP_404_NOT_FOUND,
-    "visit_closed": status.HTTP_409_CONFLICT,
-    "his_visit_id_conflict": status.HTTP_409_CONFLICT,
-    "his_line_id_conflict": status.HTTP_409_CONFLICT,
-    "idempotency_key_in_flight": status.HTTP_409_CONFLICT,
-    "duplicate_his_line_id": status.HTTP_400_BAD_REQUEST,
-    "invalid_idempotency_key": status.HTTP_400_BAD_REQUEST,
-}
-
-# The error codes of the API, for the docs: code -> (status, when).
+# The error codes of the API: code -> (status, when), for the docs and the schema. A domain
+# error's status is its code's here (422 if not listed: understood, but refused by a rule).
+# 400 means the request does not match the OpenAPI schema; a request that does and is still
+# refused (by the data it names, or a rule across its fields) gets 402, 404, 409 or 422.
 ERROR_CODES = {
     "unauthenticated": (401, "No or malformed Authorization header, or an unknown/revoked key."),
     "bad_request": (400, "A Host this service does not answer to, or a malformed request."),
@@ -43,15 +32,25 @@ ERROR_CODES = {
     "not_acceptable": (406, "Only application/json responses are available."),
     "unsupported_media_type": (415, "Send bodies as application/json."),
     "malformed_json": (400, "The body is not valid JSON."),
-    "invalid_input": (400, "A field is missing, of the wrong type or out of range (details)."),
-    "duplicate_his_line_id": (400, "The same his_line_id twice in one request."),
-    "invalid_idempotency_key": (400, "Idempotency-Key must be 1-255 printable characters."),
+    "invalid_input": (
+        400,
+        "The request does not match the schema: a field missing, of the wrong type, out of "
+        "range or not in its pattern (details).",
+    ),
+    "invalid_idempotency_key": (
+        400,
+        "Idempotency-Key must be 1-255 printable ASCII characters, no space at either end.",
+    ),
     "payload_too_large": (413, "The body is larger than the limit (1 MiB by default)."),
     "credit_limit_exceeded": (
         402,
         "Not enough available credit; `available` and `requested` are in the body (and in "
         "details). Collect payment at the window.",
     ),
+    "duplicate_his_line_id": (422, "The same his_line_id twice in one request."),
+    "amount_mismatch": (422, "A charge's amount is not quantity x unit_price to the cent."),
+    "self_pay_estimate_exceeds_amount": (422, "A charge's self_pay_estimate exceeds its amount."),
+    "invalid_started_at": (422, "Open: started_at before 2000 or in the future."),
     "visit_total_too_large": (422, "The visit's total would exceed 100,000,000.00."),
     "unknown_card": (422, "No patient has this citizen card."),
     "no_agreement": (422, "The patient never signed the agreement."),
@@ -99,9 +98,8 @@ def error_response(exc: Exception) -> Response | None:
         body = error_body(exc.code, exc.message, exc.details)
         if exc.code == "credit_limit_exceeded":
             body.update(exc.details)  # {code, available, requested} at the top, as promised
-        return Response(
-            body, status=DOMAIN_STATUS.get(exc.code, status.HTTP_422_UNPROCESSABLE_ENTITY)
-        )
+        code_status, _when = ERROR_CODES.get(exc.code, (status.HTTP_422_UNPROCESSABLE_ENTITY, ""))
+        return Response(body, status=code_status)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("payload_too_large", _("The request body is too large.")),

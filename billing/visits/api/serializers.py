@@ -1,50 +1,59 @@
 """Shapes of the HIS API: inputs validated here, outputs built from models and selectors.
 
-Money is a JSON string with 2 decimals ("12.30"); a JSON number is accepted on input.
+Money is a JSON string with 2 decimals ("12.30"), on input too (``fields.DecimalString``).
+Each input field's rule is what the OpenAPI schema says of it (``billing.visits.api.fields``).
 """
 
 import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.fields import empty
 
 from accounts.models import AgreementStatus, CreditPool
 from billing.models import MAX_VISIT_TOTAL, Bill, BillStatus, ChargeCategory, Visit, VisitStatus
+from billing.visits.api.fields import (
+    BLANKABLE_TEXT,
+    HIS_ID,
+    DecimalString,
+    QueryChoice,
+    QueryInteger,
+    QueryText,
+    Text,
+)
 
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+BILL_PAGE_SIZE = 50
+BILL_PAGE_MAX = 200
+# An offset far past any institution's bills, and well inside PostgreSQL's bigint.
+BILL_OFFSET_MAX = 10**9
 
 
 def money(*, min_value: Decimal = Decimal("0.00"), max_value: Decimal = MAX_VISIT_TOTAL, **kw):
-    return serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=min_value, max_value=max_value, **kw
-    )
+    return DecimalString(places=2, min_value=min_value, max_value=max_value, **kw)
+
+
+def money_out(**kw):
+    return serializers.DecimalField(max_digits=12, decimal_places=2, **kw)
 
 
 class TimeField(serializers.DateTimeField):
-    """ISO 8601; a time without a zone is taken as Asia/Shanghai. Between 2000 and now."""
+    """ISO 8601; a time without a zone is taken as Asia/Shanghai (TIME_ZONE). Whether the time
+    is plausible (since 2000, not in the future) is the services' rule (422), which a schema
+    cannot state: a valid date-time whose UTC leaves the calendar (0001-01-01T00:00+03:04) is
+    taken as the calendar's end for them to refuse, not as malformed."""
 
-    def enforce_timezone(self, value):
+    FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
+    LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_naive(value):
+            value = value.replace(tzinfo=timezone.get_default_timezone())
         try:
-            return super().enforce_timezone(value)
-        except (OverflowError, ValueError):
-            self.fail("invalid", format="ISO 8601")
-
-    def to_internal_value(self, value):
-        value = super().to_internal_value(value)
-        if value < EARLIEST:
-            raise serializers.ValidationError(_("This time is before the year 2000."))
-        if value > timezone.now() + dt.timedelta(minutes=5):
-            raise serializers.ValidationError(_("This time is in the future."))
-        return value
-
-
-his_id = RegexValidator(r"^[^/]+$", _("A HIS id cannot contain '/'."))
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            return self.FIRST if value.year < 2000 else self.LAST
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -54,75 +63,67 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class CreditLimitExceededSerializer(ErrorSerializer):
-    available = money(min_value=None, help_text="Credit available now (also in details).")
-    requested = money(help_text="What the request would hold (also in details).")
+    available = money_out(help_text="Credit available now (also in details).")
+    requested = money_out(help_text="What the request would hold (also in details).")
 
 
 # --- Inputs ------------------------------------------------------------------------------
 
 
 class CitizenCardQuery(serializers.Serializer):
-    citizen_card = serializers.CharField(max_length=32)
-
-
-class GivenChoiceField(serializers.ChoiceField):
-    """A choice in a query string where ``?status=`` is a value, refused as not a choice,
-    rather than taken for no filter (DRF's reading of an empty form field)."""
-
-    def get_value(self, dictionary):
-        return dictionary.get(self.field_name, empty)
+    citizen_card = QueryText(max_length=32)
 
 
 class BillQuery(serializers.Serializer):
-    citizen_card = serializers.CharField(max_length=32, required=False)
-    status = GivenChoiceField(choices=BillStatus.choices, required=False)
+    citizen_card = QueryText(max_length=32, required=False)
+    status = QueryChoice(choices=BillStatus.choices, required=False)
+    # Read again by the view's paginator: validated here so that a bad one is a 400.
+    limit = QueryInteger(
+        min_value=1,
+        max_value=BILL_PAGE_MAX,
+        required=False,
+        help_text=f"Bills per page ({BILL_PAGE_SIZE} if absent).",
+    )
+    offset = QueryInteger(min_value=0, max_value=BILL_OFFSET_MAX, required=False)
 
 
 class VisitOpenInput(serializers.Serializer):
-    citizen_card = serializers.CharField(max_length=32)
+    citizen_card = Text(max_length=32)
     kind = serializers.ChoiceField(choices=CreditPool.choices)
-    his_visit_id = serializers.CharField(max_length=64, validators=[his_id])
-    department = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    doctor = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    started_at = TimeField(required=False)
+    his_visit_id = Text(max_length=64, pattern=HIS_ID)
+    department = Text(max_length=100, pattern=BLANKABLE_TEXT, required=False)
+    doctor = Text(max_length=100, pattern=BLANKABLE_TEXT, required=False)
+    started_at = TimeField(required=False, help_text="Since 2000 and not in the future (422).")
 
 
 class ChargeInput(serializers.Serializer):
-    his_line_id = serializers.CharField(max_length=64, validators=[his_id])
-    item_code = serializers.CharField(max_length=64)
-    item_name = serializers.CharField(max_length=200)
+    his_line_id = Text(max_length=64, pattern=HIS_ID)
+    item_code = Text(max_length=64)
+    item_name = Text(max_length=200)
     category = serializers.ChoiceField(choices=ChargeCategory.choices)
-    quantity = serializers.DecimalField(
-        max_digits=12, decimal_places=3, min_value=Decimal("0.001"), max_value=Decimal("100000")
+    quantity = DecimalString(places=3, min_value=Decimal("0.001"), max_value=Decimal("100000"))
+    unit_price = DecimalString(
+        places=4, min_value=Decimal(0), max_value=settings.API_MAX_CHARGE_AMOUNT
     )
-    unit_price = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=4,
-        min_value=Decimal("0"),
+    amount = money(
+        min_value=Decimal("0.01"),
         max_value=settings.API_MAX_CHARGE_AMOUNT,
+        help_text="quantity x unit_price to the cent (else 422 amount_mismatch).",
     )
-    amount = money(min_value=Decimal("0.01"), max_value=settings.API_MAX_CHARGE_AMOUNT)
     self_pay_estimate = money(
         max_value=settings.API_MAX_CHARGE_AMOUNT,
         required=False,
-        help_text="What the patient will likely pay of this charge; the whole amount if absent.",
+        help_text="What the patient will likely pay of this charge; the whole amount if absent. "
+        "At most the amount (else 422 self_pay_estimate_exceeds_amount).",
     )
 
     def validate(self, data):
-        if abs(data["quantity"] * data["unit_price"] - data["amount"]) >= Decimal("0.01"):
-            raise serializers.ValidationError(
-                {"amount": _("amount must be quantity x unit_price (to the cent).")}
-            )
         data.setdefault("self_pay_estimate", data["amount"])
-        if data["self_pay_estimate"] > data["amount"]:
-            raise serializers.ValidationError(
-                {"self_pay_estimate": _("self_pay_estimate cannot exceed the amount.")}
-            )
         return data
 
 
 class VoidInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = Text(max_length=500)
 
 
 class CloseInput(serializers.Serializer):
@@ -131,15 +132,17 @@ class CloseInput(serializers.Serializer):
     personal_account = money(help_text="Paid from the insurance personal account (个人账户).")
     self_pay = money(help_text="What the patient pays: the bill (自付).")
     insurance_account_balance = money(help_text="Personal account balance after this visit.")
-    closed_at = TimeField(required=False)
+    closed_at = TimeField(
+        required=False, help_text="From the visit's start to now (else 422 invalid_closed_at)."
+    )
 
 
 # --- Outputs -----------------------------------------------------------------------------
 
 
 class PoolCreditOutput(serializers.Serializer):
-    limit = money()
-    available = money(min_value=None)
+    limit = money_out()
+    available = money_out()
 
 
 class PoolsOutput(serializers.Serializer):
@@ -168,8 +171,8 @@ class ChargeOutput(serializers.Serializer):
     category = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=12, decimal_places=3)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=4)
-    amount = money()
-    self_pay_estimate = money()
+    amount = money_out()
+    self_pay_estimate = money_out()
     status = serializers.SerializerMethodField()
     posted_at = serializers.DateTimeField(source="created_at")
     void_reason = serializers.SerializerMethodField()
@@ -199,7 +202,7 @@ class BillOutput(serializers.ModelSerializer):
     his_visit_id = serializers.CharField(source="visit.his_visit_id")
     institution = serializers.CharField(source="institution.code")
     citizen_card = serializers.CharField(source="patient.citizen_card")
-    amount_due = money()
+    amount_due = money_out()
 
     class Meta:
         model = Bill
@@ -231,11 +234,10 @@ class VisitSummaryOutput(serializers.Serializer):
     his_visit_id = serializers.CharField()
     kind = serializers.ChoiceField(choices=CreditPool.choices)
     status = serializers.ChoiceField(choices=VisitStatus.choices)
-    total = money(help_text="Sum of the live charges.")
-    held = money(help_text="Self-pay estimates held against the credit line (0 once closed).")
-    available = money(
+    total = money_out(help_text="Sum of the live charges.")
+    held = money_out(help_text="Self-pay estimates held against the credit line (0 once closed).")
+    available = money_out(
         source="credit_line.available",
-        min_value=None,
         help_text="Credit still available in the visit's pool.",
     )
 
@@ -253,9 +255,8 @@ class VisitOutput(serializers.ModelSerializer):
     citizen_card = serializers.CharField(source="patient.citizen_card")
     status = serializers.ChoiceField(choices=VisitStatus.choices)
     charges = ChargeOutput(many=True)
-    available = money(
+    available = money_out(
         source="credit_line.available",
-        min_value=None,
         help_text="Credit still available in the visit's pool.",
     )
     bill = serializers.SerializerMethodField()

@@ -5,7 +5,7 @@ import functools
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -14,8 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.visits import selectors, services
-from billing.visits.api.errors import error_response
+from billing.visits.api.errors import ERROR_CODES, error_response
 from billing.visits.api.serializers import (
+    BILL_PAGE_MAX,
+    BILL_PAGE_SIZE,
     BillOutput,
     BillPageOutput,
     BillQuery,
@@ -31,60 +33,62 @@ from billing.visits.api.serializers import (
     VoidInput,
 )
 from billing.visits.idempotency import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
     Begun,
     Outcome,
     idempotency_begin,
     idempotency_finish,
+    idempotency_key_valid,
     request_fingerprint,
 )
 from creditcare.errors import DomainError
 
-ERRORS = {
-    code: OpenApiResponse(ErrorSerializer, description=description)
-    for code, description in {
-        400: "invalid_input, malformed_json, invalid_idempotency_key, duplicate_his_line_id",
-        401: "unauthenticated",
-        404: "not_found, visit_not_found, bill_not_found, charge_not_found",
-        406: "not_acceptable",
-        413: "payload_too_large",
-        415: "unsupported_media_type",
-    }.items()
-}
-POST_ERRORS = {
-    **ERRORS,
-    409: OpenApiResponse(
-        ErrorSerializer,
-        description="visit_closed, his_visit_id_conflict, his_line_id_conflict, "
-        "idempotency_key_in_flight",
-    ),
-    422: OpenApiResponse(
-        ErrorSerializer,
-        description="unknown_card, no_agreement, agreement_pending, agreement_suspended, "
-        "agreement_terminated, total_mismatch, settlement_mismatch, invalid_closed_at, "
-        "visit_total_too_large, idempotency_key_reused",
-    ),
-}
-CREDIT_ERROR = {
-    402: OpenApiResponse(
-        CreditLimitExceededSerializer,
-        description="credit_limit_exceeded: details are {available, requested}. Nothing was "
-        "posted; collect payment at the window.",
-    )
-}
+
+def errors(*codes: str) -> dict[int, OpenApiResponse]:
+    """An operation's error answers by status, each naming its codes (``ERROR_CODES``): those
+    of every request (a bad Host, no key, an Accept other than JSON) and ``codes``."""
+    by_status: dict[int, list[str]] = {}
+    for code in ("bad_request", "unauthenticated", "not_acceptable", *codes):
+        by_status.setdefault(ERROR_CODES[code][0], []).append(code)
+    return {
+        status_code: OpenApiResponse(
+            CreditLimitExceededSerializer if status_code == 402 else ErrorSerializer,
+            description="\n".join(
+                f"* `{code}`: {ERROR_CODES[code][1]}" for code in codes_of_status
+            ),
+        )
+        for status_code, codes_of_status in sorted(by_status.items())
+    }
+
+
+# The codes of any POST: its body, its Idempotency-Key.
+POST_CODES = (
+    "invalid_input",
+    "malformed_json",
+    "payload_too_large",
+    "unsupported_media_type",
+    "invalid_idempotency_key",
+    "idempotency_key_reused",
+    "idempotency_key_in_flight",
+)
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
     OpenApiParameter.HEADER,
-    description="Any unique string (a UUID) per logical request, up to 255 characters. A retry "
-    "with the same key and body gets the first answer again (header Idempotent-Replayed: "
-    "true) with no second effect; the same key with another body gets 422 "
-    "idempotency_key_reused; while the first is running, 409 idempotency_key_in_flight. Keys "
-    "are kept at least 24 hours, per institution.",
+    required=False,
+    description="A unique string (a UUID) per logical request: 1 to 255 printable ASCII "
+    "characters, no space at either end (else 400 invalid_idempotency_key). A retry with the "
+    "same key and body gets the first answer again (header Idempotent-Replayed: true) with no "
+    "second effect; the same key with another body gets 422 idempotency_key_reused; while the "
+    "first is running, 409 idempotency_key_in_flight. Keys are kept at least 24 hours, per "
+    "institution.",
 )
-
-
-def key_valid(key: str) -> bool:
-    return 1 <= len(key) <= 255 and key.isprintable()
 
 
 def answer_of_kept(begun: Begun) -> Response:
@@ -115,10 +119,13 @@ def idempotent(post):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return post(view, request, *args, **kwargs)
-        if not key_valid(key):
+        if not idempotency_key_valid(key):
             raise DomainError(
                 "invalid_idempotency_key",
-                _("Idempotency-Key must be 1 to 255 printable characters."),
+                _(
+                    "Idempotency-Key must be 1 to 255 printable ASCII characters, with no "
+                    "space at either end."
+                ),
             )
         fingerprint = request_fingerprint(request.method, request.path, request.body)
         # The key, the effects and the answer commit together; a fault of ours (an exception
@@ -167,7 +174,7 @@ class EligibilityView(HisApiView):
         operation_id="eligibility",
         summary="Can this patient be treated on credit now?",
         parameters=[CitizenCardQuery],
-        responses={200: EligibilityOutput, **ERRORS},
+        responses={200: EligibilityOutput, **errors("invalid_input")},
     )
     def get(self, request):
         query = self.validated(CitizenCardQuery, request.query_params)
@@ -184,7 +191,16 @@ class VisitListView(HisApiView):
         responses={
             201: OpenApiResponse(VisitOutput, description="Opened."),
             200: OpenApiResponse(VisitOutput, description="Already open (same his_visit_id)."),
-            **POST_ERRORS,
+            **errors(
+                *POST_CODES,
+                "invalid_started_at",
+                "unknown_card",
+                "no_agreement",
+                "agreement_pending",
+                "agreement_suspended",
+                "agreement_terminated",
+                "his_visit_id_conflict",
+            ),
         },
     )
     @idempotent
@@ -202,7 +218,7 @@ class VisitDetailView(HisApiView):
     @extend_schema(
         operation_id="visit_read",
         summary="A visit with its running bill",
-        responses={200: VisitOutput, **ERRORS},
+        responses={200: VisitOutput, **errors("not_found", "visit_not_found")},
     )
     def get(self, request, visit_id: int):
         visit = selectors.visit_detail(visit_id=visit_id, institution=request.user.institution)
@@ -211,7 +227,26 @@ class VisitDetailView(HisApiView):
         return Response(self.rendered(VisitOutput, visit))
 
 
+class ChargesSchema(AutoSchema):
+    """The body of a charges request: a charge, or a list of 1 to API_MAX_CHARGES_PER_REQUEST
+    (``charge_lines``), and required. drf-spectacular has no declaration for such a body (its
+    PolymorphicProxySerializer takes no list bounds and leaves the body optional), hence this
+    override of its method for a request body's schema."""
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        charge = self.resolve_serializer(ChargeInput, direction).ref
+        many = {
+            "type": "array",
+            "items": charge,
+            "minItems": 1,
+            "maxItems": settings.API_MAX_CHARGES_PER_REQUEST,
+        }
+        return {"oneOf": [charge, many]}, True
+
+
 class ChargesView(HisApiView):
+    schema = ChargesSchema()
+
     @extend_schema(
         operation_id="charges_post",
         summary="Post one charge or a list (all or nothing)",
@@ -219,13 +254,24 @@ class ChargesView(HisApiView):
         "against the visit's pool. A his_line_id already posted with the same content is "
         "skipped (a retry); with other content, 409. Answers with the visit's running totals "
         "and the charges of the request.",
-        request=ChargeInput,  # or a list of them: see the description
+        request=ChargeInput,  # or a list of them (ChargesSchema)
         parameters=[IDEMPOTENCY_KEY],
         responses={
             201: OpenApiResponse(ChargesOutput, description="Posted."),
             200: OpenApiResponse(ChargesOutput, description="Nothing new (all posted before)."),
-            **CREDIT_ERROR,
-            **POST_ERRORS,
+            **errors(
+                *POST_CODES,
+                "not_found",
+                "visit_not_found",
+                "duplicate_his_line_id",
+                "amount_mismatch",
+                "self_pay_estimate_exceeds_amount",
+                "his_line_id_conflict",
+                "visit_closed",
+                "agreement_terminated",
+                "credit_limit_exceeded",
+                "visit_total_too_large",
+            ),
         },
     )
     @idempotent
@@ -270,7 +316,12 @@ class ChargeVoidView(HisApiView):
         description="Voiding a voided charge changes nothing and answers the same.",
         request=VoidInput,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: ChargesOutput, **POST_ERRORS},
+        responses={
+            200: ChargesOutput,
+            **errors(
+                *POST_CODES, "not_found", "visit_not_found", "charge_not_found", "visit_closed"
+            ),
+        },
     )
     @idempotent
     def post(self, request, visit_id: int, his_line_id: str):
@@ -295,7 +346,20 @@ class VisitCloseView(HisApiView):
         "closes as paid. Closing again with the same numbers answers the same.",
         request=CloseInput,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: VisitOutput, **CREDIT_ERROR, **POST_ERRORS},
+        responses={
+            200: VisitOutput,
+            **errors(
+                *POST_CODES,
+                "not_found",
+                "visit_not_found",
+                "visit_closed",
+                "agreement_terminated",
+                "total_mismatch",
+                "settlement_mismatch",
+                "invalid_closed_at",
+                "credit_limit_exceeded",
+            ),
+        },
     )
     @idempotent
     def post(self, request, visit_id: int):
@@ -310,8 +374,8 @@ class VisitCloseView(HisApiView):
 
 
 class BillPagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
+    default_limit = BILL_PAGE_SIZE
+    max_limit = BILL_PAGE_MAX
 
 
 class BillListView(HisApiView):
@@ -319,11 +383,15 @@ class BillListView(HisApiView):
         operation_id="bill_list",
         summary="Your institution's bills, newest first",
         parameters=[BillQuery],
-        responses={200: BillPageOutput, **ERRORS},
+        responses={200: BillPageOutput, **errors("invalid_input")},
     )
     def get(self, request):
         query = self.validated(BillQuery, request.query_params)
-        bills = selectors.bill_list(institution=request.user.institution, **query)
+        bills = selectors.bill_list(
+            institution=request.user.institution,
+            citizen_card=query.get("citizen_card"),
+            status=query.get("status"),
+        )
         paginator = BillPagination()
         page = paginator.paginate_queryset(bills, request, view=self)
         return paginator.get_paginated_response(BillOutput(page, many=True).data)
@@ -331,7 +399,9 @@ class BillListView(HisApiView):
 
 class BillDetailView(HisApiView):
     @extend_schema(
-        operation_id="bill_read", summary="One bill", responses={200: BillOutput, **ERRORS}
+        operation_id="bill_read",
+        summary="One bill",
+        responses={200: BillOutput, **errors("not_found", "bill_not_found")},
     )
     def get(self, request, bill_id: int):
         bill = selectors.bill_list(institution=request.user.institution).filter(pk=bill_id).first()
