@@ -39,11 +39,6 @@ class BoundedChangeList(ChangeList):
             raise IncorrectLookupParameters(error) from error
 
 
-admin.site.site_header = _("CreditCare: treat first, pay later")
-admin.site.site_title = _("CreditCare")
-admin.site.index_title = _("Staff desk")
-
-
 class ReadOnlyAdminMixin:
     """Records are written by services only: staff look, never edit or delete here."""
 

@@ -50,7 +50,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "creditcare.apps.StaffAdminConfig",  # Django's admin, with staff two-factor sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "billing",
     "notifications",
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a code
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -176,6 +179,14 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Staff two-factor sign-in (accounts/two_factor.py): any staff member may add an authenticator
+# app; members of these roles (group names of accounts/roles.py) must. Off by default with
+# DEBUG, so that `make run` signs in with the demo passwords alone.
+OTP_REQUIRED_ROLES = env.list(
+    "OTP_REQUIRED_ROLES", default=[] if DEBUG else ["Finance", "Credit officers"]
+)
+OTP_TOTP_ISSUER = "CreditCare"  # how authenticator apps name the account
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # administrators remove a device, never read its secret
 X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy (django-csp) on every page: scripts, styles and images from our own
 # origin only (templates link static files: no inline script, style or event handler), no

@@ -84,6 +84,7 @@ def test_staff_pages_have_the_strict_policy(
         (window_clerk, "/admin/accounts/patient/desk/?q=nobody"),
         (window_clerk, f"/admin/accounts/creditagreement/{signed_patient.pk}/print/"),
         (finance_officer, "/admin/billing/bill/"),
+        (finance_officer, "/admin/two-factor/"),
         (collector, "/admin/billing/collectioncase/"),
     ]
     for user, path in pages:

@@ -1,11 +1,14 @@
 """The pages work under the Content-Security-Policy in a real browser, which reports no
-violation and no error: the patient's path to a receipt, the staff sign-in, admin pages of
-every kind, the printable agreement's button, and the HIS API's docs.
+violation and no error: the patient's path to a receipt, a finance officer's first sign-in
+(setting up the authenticator app from the page's secret), admin pages of every kind, the
+printable agreement's button, and the HIS API's docs.
 
 Needs Debian's chromium (`.ci/run` installs it; the README says how).
 """
 
+import base64
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection, connections
 from django.db.migrations.loader import MigrationLoader
+from django_otp.oath import TOTP
 
 from accounts import roles
 from accounts.models import CreditAgreement
@@ -55,11 +59,21 @@ def visit(page, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def code_for(secret: str) -> str:
+    """What an authenticator app shows for the secret typed in from the page."""
+    letters = secret.replace(" ", "")
+    key = base64.b32decode(letters + "=" * (-len(letters) % 8))
+    totp = TOTP(key)
+    totp.time = time.time()
+    return f"{totp.token():06d}"
+
+
 @pytest.fixture
-def demo():
+def demo(settings):
     # The roles' groups are rows of data migrations, which an earlier transactional test's
     # flush removed: made again as the migrations make them.
     roles.sync_roles(MigrationLoader(connection).project_state().apps)
+    settings.OTP_REQUIRED_ROLES = [roles.FINANCE, roles.CREDIT_OFFICERS]
     call_command("seed_demo", stdout=io.StringIO())
 
 
@@ -94,12 +108,18 @@ def test_pages_work_under_the_policy(server, demo, monkeypatch):
             "rgb(244, 246, 248)"  # the stylesheet applies
         )
 
-        # A finance officer signs in.
+        # A finance officer's first sign-in: the password, then the authenticator's set-up.
         desk = watched_page(browser, problems, viewport={"width": 1280, "height": 900})
         visit(desk, f"{server.url}/admin/login/")
         desk.screenshot(path=SCREENSHOTS / "staff-1-sign-in.png")
         desk.fill("#id_username", "finance")
         desk.fill("#id_password", "finance-demo-2026")
+        with desk.expect_navigation():
+            desk.click("input[type=submit]")
+        desk.wait_for_url("**/admin/two-factor/")
+        assert desk.locator(".two-factor-qr svg").is_visible()
+        desk.screenshot(path=SCREENSHOTS / "staff-2-two-factor-set-up.png", full_page=True)
+        desk.fill("#id_code", code_for(desk.inner_text("[data-secret]")))
         with desk.expect_navigation():
             desk.click("input[type=submit]")
         assert desk.url == f"{server.url}/admin/"
