@@ -1,11 +1,13 @@
 """Staff screens of the accounts admin beyond plain model pages: the sign-up desk, agreement
-transitions with a reason, the printable agreement and the limit change form.
+transitions with a reason, the printable agreement, the limit change form and a staff
+member's own two-factor sign-in.
 
 Each view checks its permission, validates a form and calls one service.
 """
 
+import django_otp
 from django.contrib import messages
-from django.contrib.admin import ModelAdmin
+from django.contrib.admin import AdminSite, ModelAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,8 +17,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
-from accounts import services
-from accounts.forms import ConfirmForm, EnrolForm, LimitChangeForm, ReasonForm
+from accounts import services, two_factor
+from accounts.forms import (
+    AuthenticatorConfirmForm,
+    ConfirmForm,
+    EnrolForm,
+    LimitChangeForm,
+    ReasonForm,
+)
 from accounts.models import (
     AgreementStatus,
     CreditAgreement,
@@ -248,3 +256,50 @@ def limit_change_view(
         title=_("Change limit: %(line)s") % {"line": line},
         label=_("Change limit"),
     )
+
+
+def two_factor_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
+    """The staff member's own authenticator app: its state, and setting one up (a QR code and
+    the secret, confirmed with a first code), the first time or on a new phone."""
+    user = request.user
+    device = two_factor.authenticator_of(user)
+    must_enrol = two_factor.session_state(request) is two_factor.SessionState.MUST_ENROL
+    form = AuthenticatorConfirmForm(request.POST or None)
+    setting_up = device is None or request.method == "POST" or "new" in request.GET
+    key = two_factor.candidate_key(request.session) if setting_up else ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = services.authenticator_enrol(
+                user=user, key=key, code=form.cleaned_data["code"]
+            )
+        except DomainError as error:
+            form.add_error("code", error.message)
+        else:
+            two_factor.candidate_forget(request.session)
+            request.session.cycle_key()  # the session is worth more now
+            django_otp.login(request, device)  # it has given a code
+            messages.success(
+                request,
+                _(
+                    "Two-factor sign-in is on: sign in with your password and the code the "
+                    "app shows."
+                ),
+            )
+            return redirect("admin:index")
+    context = {
+        **site.each_context(request),
+        "title": _("Two-factor sign-in"),
+        "device": device,
+        "required": two_factor.required_for(user),
+        "must_enrol": must_enrol,
+        "setting_up": setting_up,
+        "form": form,
+    }
+    if must_enrol:  # nothing else opens yet: no menu of it
+        context.update(available_apps=[], is_nav_sidebar_enabled=False)
+    if setting_up:
+        url = two_factor.provisioning_url(user, key)
+        context.update(
+            qr_code=two_factor.qr_code_svg(url), secret=two_factor.secret_for_typing(key)
+        )
+    return render(request, "admin/accounts/two_factor.html", context)

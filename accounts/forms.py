@@ -1,13 +1,16 @@
 import dataclasses
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from accounts.identity import IdentityDocumentType, Sex
 from accounts.models import Patient
-from accounts.services import PatientDetails, patient_build
+from accounts.services import PatientDetails, authenticator_sign_in, patient_build
+from creditcare.errors import DomainError
 
 
 class EnrolForm(forms.Form):
@@ -85,3 +88,58 @@ class LimitChangeForm(ReasonForm):
     )
 
     field_order = ["new_limit", "reason"]
+
+
+def _code_field(**kwargs) -> forms.CharField:
+    return forms.CharField(
+        max_length=16,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 10}
+        ),
+        **kwargs,
+    )
+
+
+def _digits(code: str) -> str:
+    return "".join(code.split())  # apps show "123 456"
+
+
+class StaffSignInForm(AdminAuthenticationForm):
+    """The admin's sign-in: username, password and, for staff with an authenticator app, its
+    current code (accounts/two_factor.py)."""
+
+    otp_token = _code_field(
+        label=_("Authenticator code"),
+        required=False,
+        help_text=_("The six digits your authenticator app shows, if you use one to sign in."),
+    )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()  # the password (django-axes counts and locks out)
+        user = self.get_user()
+        if user is None:
+            return cleaned
+        try:
+            device = authenticator_sign_in(user=user, code=_digits(cleaned.get("otp_token", "")))
+        except DomainError as error:
+            if error.code != "two_factor_code_required":
+                # A wrong code is a failed sign-in, as a wrong password is: django-axes
+                # counts it towards the lockout of this user and this address.
+                user_login_failed.send(
+                    sender=__name__,
+                    credentials={"username": user.get_username()},
+                    request=self.request,
+                )
+            raise ValidationError(error.message, code=error.code) from None
+        # django-otp's user_logged_in receiver marks the session as signed in with a code.
+        user.otp_device = device
+        return cleaned
+
+
+class AuthenticatorConfirmForm(forms.Form):
+    """The first code of a new authenticator app, which proves it was set up right."""
+
+    code = _code_field(label=_("Code"))
+
+    def clean_code(self) -> str:
+        return _digits(self.cleaned_data["code"])

@@ -6,6 +6,7 @@ Lock order (shared with billing): credit lines (by primary key), then the agreem
 
 import datetime as dt
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,7 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_fsm import can_proceed
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.locks import agreement_lock, credit_line_lock, credit_lines_lock
 from accounts.models import (
@@ -394,3 +398,70 @@ def api_key_revoke(*, api_key: InstitutionApiKey) -> InstitutionApiKey:
     api_key_forget(prefix=api_key.prefix)
     api_key.refresh_from_db()
     return api_key
+
+
+# --- Staff two-factor sign-in (accounts/two_factor.py) ----------------------------------
+
+
+def _totp_now(device: TOTPDevice) -> TOTP:
+    return TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+
+
+def _wrong_code() -> DomainError:
+    return DomainError(
+        "two_factor_code_wrong",
+        _("This code is wrong or has expired: enter the code the app shows now."),
+    )
+
+
+def authenticator_enrol(*, user: User, key: str, code: str) -> TOTPDevice:
+    """Make ``key`` the user's authenticator if ``code`` is a current code of it, replacing
+    any earlier one (a new phone). Raises ``DomainError`` for a wrong code."""
+    device = TOTPDevice(user=user, name="Authenticator app", key=key, confirmed=True)
+    totp = _totp_now(device)
+    if not (code.isdigit() and totp.verify(int(code), tolerance=device.tolerance)):
+        raise _wrong_code()
+    device.drift = totp.drift
+    device.last_t = totp.t()  # so this code cannot also sign in
+    device.full_clean()
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        device.save()
+    return device
+
+
+def authenticator_sign_in(*, user: User, code: str) -> TOTPDevice | None:
+    """The user's authenticator that accepts ``code`` now, or ``None`` if they have none (the
+    password was enough). Raises ``DomainError`` for a missing, wrong or throttled code.
+
+    A wrong code counts against the authenticator's throttling (django-otp): it refuses codes
+    for 1, 2, 4, ... seconds after each consecutive wrong one.
+    """
+    with transaction.atomic():  # the throttling counts are written; the rows stay locked
+        devices = list(TOTPDevice.objects.devices_for_user(user).select_for_update().order_by("pk"))
+        if not devices:
+            return None
+        waits = []
+        for device in devices:
+            allowed, details = device.verify_is_allowed()
+            if not allowed:
+                waits.append(details.get("locked_until", timezone.now()) - timezone.now())
+            elif code and device.verify_token(code):
+                return device
+    # Raised out here: inside, the exception would roll the wrong code's count back.
+    if not code:
+        raise DomainError(
+            "two_factor_code_required", _("Enter the code your authenticator app shows.")
+        )
+    if len(waits) == len(devices):
+        seconds = max(1, math.ceil(max(waits).total_seconds()))
+        raise DomainError(
+            "two_factor_throttled",
+            ngettext(
+                "Too many wrong codes: wait %(seconds)d second, then enter a new code.",
+                "Too many wrong codes: wait %(seconds)d seconds, then enter a new code.",
+                seconds,
+            )
+            % {"seconds": seconds},
+        )
+    raise _wrong_code()

@@ -53,3 +53,32 @@ def credit_score_provider_configured(app_configs, **kwargs):
     except ImproperlyConfigured as error:
         return [Error(str(error), id="creditcare.E001")]
     return []
+
+
+@register()
+def otp_required_roles_known(app_configs, **kwargs):
+    from accounts.roles import ROLE_PERMISSIONS
+
+    unknown = [name for name in settings.OTP_REQUIRED_ROLES if name not in ROLE_PERMISSIONS]
+    if not unknown:
+        return []
+    return [
+        Error(
+            f"OTP_REQUIRED_ROLES names no role: {', '.join(unknown)}.",
+            hint=f"Roles are the groups {', '.join(ROLE_PERMISSIONS)}.",
+            id="creditcare.E004",
+        )
+    ]
+
+
+@register(deploy=True)
+def otp_required_for_some_role(app_configs, **kwargs):
+    if settings.OTP_REQUIRED_ROLES:
+        return []
+    return [
+        Warning(
+            "No staff role must sign in with an authenticator code (OTP_REQUIRED_ROLES is empty).",
+            hint="Unset OTP_REQUIRED_ROLES (Finance and Credit officers) or name the roles.",
+            id="creditcare.W002",
+        )
+    ]

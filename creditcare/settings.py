@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -70,7 +71,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "creditcare.apps.CreditCareAdminConfig",  # django.contrib.admin, strict lookups
+    "creditcare.apps.StaffAdminConfig",  # Django's admin: strict lookups, two-factor sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -83,6 +84,9 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "creditcare.apps.LockoutsConfig",  # django-axes
+    "csp",
+    "django_otp",
+    "creditcare.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
     "accounts",
     "billing",
     "notifications",
@@ -90,11 +94,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # CONTENT_SECURITY_POLICY below
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a code
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -194,7 +200,31 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Staff two-factor sign-in (accounts/two_factor.py): any staff member may add an authenticator
+# app; members of these roles (group names of accounts/roles.py) must. Off by default with
+# DEBUG, so that `make run` signs in with the demo passwords alone.
+OTP_REQUIRED_ROLES = env.list(
+    "OTP_REQUIRED_ROLES", default=[] if DEBUG else ["Finance", "Credit officers"]
+)
+OTP_TOTP_ISSUER = "CreditCare"  # how authenticator apps name the account
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # administrators remove a device, never read its secret
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp) on every page: scripts, styles and images from our own
+# origin only (templates link static files: no inline script, style or event handler), no
+# plugins, no framing, forms post to us. Two pages widen it, each beside its view: the bill
+# page's forms lead on to the payment channels' checkouts (billing/payments/pages/views.py),
+# the API docs show Swagger UI's data: images (billing/visits/api/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 # HTTPS only, once the site is served over it (e.g. 31536000 for a year).
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
@@ -213,6 +243,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 PHONENUMBER_DB_FORMAT = "E164"
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the templates' own styles and scripts
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 
 # --- Credit scheme ----------------------------------------------------------------------
@@ -315,6 +346,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No badge from validator.swagger.io: the docs load nothing from elsewhere (the
+    # Content-Security-Policy would refuse it; hospital networks are often offline).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,

@@ -8,13 +8,18 @@ proxy that sends `/api/` here and everything else to the site (docs/deployment.m
 site's URLconf serves the API too, with the site's middleware, for a one-process setup.
 """
 
+from csp.constants import NONE
+
 from creditcare.settings import *  # noqa: F403
 
 ROOT_URLCONF = "creditcare.urls_api"
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.locale.LocaleMiddleware",  # messages in the caller's language
 ]
+# JSON loads nothing and is framed by nobody (the docs page has its own policy).
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": [NONE], "frame-ancestors": [NONE]}}
 # The admin's checks of the site's middleware: this process serves no admin page.
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]

@@ -18,3 +18,6 @@ SMS_BACKEND = "locmem"
 # Payments in tests go through the sandbox channel (off by default with DEBUG off).
 SANDBOX_ENABLED = True
 PAYMENT_CHANNELS = ["sandbox"]
+# Staff two-factor sign-in is required only where a test asks for it
+# (tests/accounts/test_two_factor.py); elsewhere staff sign in as the persona fixtures do.
+OTP_REQUIRED_ROLES = []

@@ -45,6 +45,7 @@ ALLOWED = {
     "Control",  # keys, in Django's own help for multiple choice ("Command" on a "Mac")
     "Command",
     "Mac",
+    "devices",  # django-otp's "TOTP devices", a name it does not mark for translation
     "Search",  # the alt text of the admin's search icon, which Django does not translate
     "IP",
     "True",  # the alt text of Django's boolean icons (a tick or a cross is what is seen)
@@ -68,7 +69,12 @@ DATA = {
 
 # The administrator's pages of installed apps (Django's users and groups, the beat's
 # schedule, django-axes' logs) show their own words and data (permission names, time zones).
-INSTALLED_APPS_PAGES = ("/admin/auth/", "/admin/django_celery_beat/", "/admin/axes/")
+INSTALLED_APPS_PAGES = (
+    "/admin/auth/",
+    "/admin/django_celery_beat/",
+    "/admin/axes/",
+    "/admin/otp_totp/",
+)
 
 WORD = re.compile(r"(?<![A-Za-z0-9_.@/-])[A-Za-z]{2,}(?![A-Za-z0-9_@/-])")
 URL = re.compile(r"https?://\S+")

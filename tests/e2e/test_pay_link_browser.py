@@ -8,7 +8,6 @@ Needs Debian's chromium (`.ci/run` installs it; the README says how).
 
 import datetime as dt
 import re
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,17 +19,12 @@ from django.utils import timezone
 from accounts import services as account_services
 from billing.visits import services
 from notifications.models import SmsMessage, VerificationCode
+from tests.e2e.browser import launch, needs_chromium
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "e2e"
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def sms_link(live_server_url: str) -> str:
@@ -90,16 +84,6 @@ def closed_visit():
     return visit
 
 
-@pytest.fixture
-def server():
-    """A live server for this test only: stopped (and its connections closed) at the end."""
-    from pytest_django.live_server_helper import LiveServer
-
-    live = LiveServer("localhost:0")
-    yield live
-    live.stop()
-
-
 def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
     from playwright.sync_api import sync_playwright
 
@@ -109,19 +93,7 @@ def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     url = sms_link(server.url)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-dev-shm-usage",
-                "--headless=new",
-            ],
-        )
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
         page.goto(url)
         assert "¥10.00" in page.inner_text("[data-amount]")

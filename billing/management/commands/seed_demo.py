@@ -32,6 +32,17 @@ class Command(BaseCommand):
         self.stdout.write("Staff logins (demo passwords, never use them in production):")
         for user in summary.staff:
             self.stdout.write(f"  {user['username']:<14} {user['password']:<22} {user['role']}")
+        if settings.OTP_REQUIRED_ROLES:
+            roles = ", ".join(settings.OTP_REQUIRED_ROLES)
+            self.stdout.write(
+                f"Two-factor sign-in is required for {roles}: after the password, set up an "
+                "authenticator app (its QR code is shown), then sign in with its code."
+            )
+        else:
+            self.stdout.write(
+                "Two-factor sign-in is optional (OTP_REQUIRED_ROLES is empty): any staff "
+                "member may set it up under 'Two-factor sign-in' at the top of the admin."
+            )
         self.stdout.write("Patients (citizen card, name, phone, agreement):")
         for patient in summary.patients:
             self.stdout.write(

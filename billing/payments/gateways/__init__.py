@@ -3,7 +3,9 @@ the edge; everything above speaks ``PaymentStatus``.
 
 A gateway (see ``Gateway``; ``BaseGateway`` has the common parts):
 * ``label`` and ``configured()``: what the patient sees, and whether settings allow its use;
-* ``checkout_url(payment)``: where to send the patient to pay;
+* ``checkout_url(payment)``: where to send the patient to pay; ``checkout_origins()``: the
+  origins the patient's browser goes through from there (the bill page's
+  Content-Security-Policy lets its forms lead there);
 * ``parse_notification(request)``: verify an asynchronous notification (the HTTP request
   the channel sent to ``/pay/notify/<channel>/``) and return it, or raise
   ``ForgedNotification``; ``acknowledge()`` / ``refuse(reason)`` answer the channel;
@@ -82,6 +84,8 @@ class Gateway(Protocol):
 
     def checkout_url(self, payment) -> str: ...
 
+    def checkout_origins(self) -> list[str]: ...
+
     def parse_notification(self, request: HttpRequest) -> Notification: ...
 
     def acknowledge(self) -> HttpResponse: ...
@@ -106,6 +110,9 @@ class BaseGateway:
 
     def configured(self) -> bool:
         return True
+
+    def checkout_origins(self) -> list[str]:
+        return []  # a checkout of our own
 
     def acknowledge(self) -> HttpResponse:
         return HttpResponse("success", content_type="text/plain")

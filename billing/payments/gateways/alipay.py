@@ -25,6 +25,7 @@ import zipfile
 from base64 import b64decode
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 from urllib.request import urlopen
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")  # Alipay's times are China time, whatever ours are
 SUCCESS = "10000"
+CASHIER_ORIGINS = ["https://*.alipay.com", "https://*.alipaydev.com"]
 STATUS_WORDS = {  # Alipay's trade_status -> ours
     "TRADE_SUCCESS": PaymentStatus.SUCCEEDED,
     "TRADE_FINISHED": PaymentStatus.SUCCEEDED,  # paid, and past the time refunds are allowed
@@ -161,6 +163,12 @@ class AlipayGateway(BaseGateway):
             time_expire=expires.strftime("%Y-%m-%d %H:%M:%S"),
         )
         return f"{settings.ALIPAY_GATEWAY_URL}?{signed}"
+
+    def checkout_origins(self) -> list[str]:
+        # The gateway sends the patient on to Alipay's cashier pages (mclient.alipay.com; the
+        # sandbox's on alipaydev.com).
+        gateway = urlsplit(settings.ALIPAY_GATEWAY_URL)
+        return [f"{gateway.scheme}://{gateway.netloc}", *CASHIER_ORIGINS]
 
     def parse_notification(self, request: HttpRequest) -> Notification:
         if any(len(values) > 1 for _name, values in request.POST.lists()):

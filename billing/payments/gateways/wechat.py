@@ -62,6 +62,8 @@ from billing.payments.gateways import (
     StatementLine,
 )
 
+# Where an H5 order's h5_url sends the patient (WeChat Pay's checkout, which opens WeChat).
+H5_CHECKOUT_ORIGIN = "https://wx.tenpay.com"
 TRADE_STATES = {  # WeChat's trade_state -> ours
     "SUCCESS": PaymentStatus.SUCCEEDED,
     "CLOSED": PaymentStatus.CANCELLED,
@@ -195,6 +197,9 @@ class WechatGateway(BaseGateway):
         # says "awaiting" until the notification is in.
         back = base + reverse("pay:bill", args=[payment.link.token])
         return f"{h5_url}{'&' if '?' in h5_url else '?'}redirect_url={quote(back, safe='')}"
+
+    def checkout_origins(self) -> list[str]:
+        return [H5_CHECKOUT_ORIGIN]
 
     # --- notifications --------------------------------------------------------------------
 

@@ -133,22 +133,38 @@ def verify_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     return redirect("pay:bill", link.token)
 
 
+def _checkout_allowed(response: HttpResponse, channels: list[tuple[str, str]]) -> HttpResponse:
+    """Let the page's forms lead on to these channels' checkouts. A form posts to us and we
+    redirect to the channel; browsers check that redirect against the form-action of the page
+    the form was on (django-csp's csp_update, for this response only)."""
+    origins = [
+        origin
+        for channel, _label in channels
+        for origin in get_gateway(channel, for_new_payments=True).checkout_origins()
+    ]
+    if origins:
+        response._csp_update = {"form-action": origins}
+    return response
+
+
 @with_link(verified=True)
 def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     bill = link.bill
     charges = live_charges(visit=bill.visit)
-    return render(
+    channels = channels_offered()
+    response = render(
         request,
         "pay/bill.html",
         {
             "link": link,
             "bill": bill,
             "charges": charges,
-            "channels": channels_offered(),
+            "channels": channels,
             # paid at the channel, its word not in yet: say so rather than ask again
             "awaiting": bill.payments.filter(status=PaymentStatus.PENDING).exists(),
         },
     )
+    return _checkout_allowed(response, channels)
 
 
 def _client_ip(request: HttpRequest) -> str | None:

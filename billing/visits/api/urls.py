@@ -1,5 +1,7 @@
+from csp.constants import NONE, SELF
+from csp.decorators import csp
 from django.urls import path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from billing.visits.api import views
 
@@ -28,8 +30,24 @@ class HisIdConverter:
         return value
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI, its script in a second request (``?script``): no inline script."""
+
     http_method_names = ["get", "head"]  # the page has no OPTIONS description to render
+    template_name = "api/docs.html"
+
+
+# The docs page's own Content-Security-Policy, the same in the site's process and the API's
+# (whose policy allows nothing): Swagger UI's files from the sidecar on our origin, its icons
+# as data: images.
+DOCS_POLICY = {
+    "default-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "object-src": [NONE],
+    "base-uri": [NONE],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
 
 
 register_converter(IdConverter, "id")
@@ -50,5 +68,5 @@ urlpatterns = [
     path("bills/", views.BillListView.as_view(), name="bills"),
     path("bills/<id:bill_id>/", views.BillDetailView.as_view(), name="bill"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", csp(DOCS_POLICY)(DocsView.as_view(url_name="api:schema")), name="docs"),
 ]
