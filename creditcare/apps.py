@@ -1,9 +1,9 @@
 """Configurations of installed apps, where ours differ from theirs."""
 
 from axes.apps import AppConfig as AxesAppConfig
-from django_otp.plugins.otp_totp.apps import DefaultConfig as TotpAppConfig
 from django.contrib.admin.apps import AdminConfig
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.apps import DefaultConfig as TotpAppConfig
 
 
 class StaffAdminConfig(AdminConfig):
