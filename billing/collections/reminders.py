@@ -138,6 +138,10 @@ def reminder_text_context(
     }
 
 
+REMINDER_BILL_FIELDS = [
+    *("status", "self_pay", "paid_amount", "due_at", "patient", "institution"),
+    *("patient__name", "patient__phone", "institution__name"),
+]
 # Reminders per transaction: one read of the bills, one INSERT of their messages, one commit,
 # whatever the size of the chunk (sms_queue_many writes up to 1,000 rows in one statement).
 REMINDER_CHUNK = 1000
@@ -152,7 +156,12 @@ def reminders_queue(
     if prefix == "i":
         rows = rows.select_related("plan__bill__patient", "plan__bill__institution", "payment_link")
     else:
-        rows = rows.select_related("patient", "institution").prefetch_related("payment_links")
+        # Only what the text needs: a morning's batch reads 100k bills and their patients.
+        rows = (
+            rows.select_related("patient", "institution")
+            .only(*REMINDER_BILL_FIELDS)
+            .prefetch_related("payment_links")
+        )
     messages = []
     for row in rows:
         if prefix == "i":
