@@ -16,6 +16,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 from creditcare.embedded_db import embedded_database
 
@@ -173,6 +174,18 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
+# Queues: "sms" for the messages someone waits for (verification codes, receipts, payment
+# notices), "sms-bulk" for batches (the morning's reminders, in chunks), "celery" for the
+# rest (beat's jobs). Production gives "sms" workers of its own so that a batch never holds
+# up a code (docs/deployment.md); a worker started without -Q serves all three (make run).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("celery", "sms", "sms-bulk")
+]
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.send_sms": {"queue": "sms"},
+    "notifications.tasks.send_sms_chunk": {"queue": "sms-bulk"},
+}
 # The schedule lives in the database (django-celery-beat; defaults in creditcare/schedule.py).
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=60)

@@ -1,17 +1,21 @@
-"""Writes of the SMS outbox. ``sms_queue`` is called inside the transaction of the event;
-the rest runs in Celery tasks."""
+"""Writes of the SMS outbox. ``sms_queue`` (one message) and ``sms_queue_many`` (a batch:
+reminders) are called inside the transaction of their cause; the rest runs in Celery tasks."""
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from creditcare.batching import batched
 from notifications.backends import (
     PermanentSmsError,
     TransientSmsError,
@@ -39,6 +43,30 @@ def send_check(template: str):
     return register
 
 
+@dataclass(frozen=True, kw_only=True)
+class Sms:
+    """One message to write: what ``sms_queue`` takes, for ``sms_queue_many``."""
+
+    to: str
+    template: str
+    context: dict
+    dedup_key: str
+    language: str | None = None
+
+    def message(self) -> SmsMessage:
+        """The unsaved outbox row, its text rendered in its language."""
+        language = self.language or settings.SMS_DEFAULT_LANGUAGE
+        with translation.override(language):
+            body = render_to_string(f"sms/{self.template}.txt", self.context).strip()
+        return SmsMessage(
+            to=str(self.to),
+            template=self.template,
+            body=body,
+            language=language,
+            dedup_key=self.dedup_key,
+        )
+
+
 def sms_queue(
     *, to: str, template: str, context: dict, dedup_key: str, language: str | None = None
 ) -> SmsMessage:
@@ -46,20 +74,67 @@ def sms_queue(
 
     The same ``dedup_key`` again returns the first message: one cause, one SMS.
     """
-    language = language or settings.SMS_DEFAULT_LANGUAGE
     existing = SmsMessage.objects.filter(dedup_key=dedup_key).first()
     if existing:
         return existing
-    with translation.override(language):
-        body = render_to_string(f"sms/{template}.txt", context).strip()
+    draft = Sms(
+        to=to, template=template, context=context, dedup_key=dedup_key, language=language
+    ).message()
     message, created = SmsMessage.objects.get_or_create(
         dedup_key=dedup_key,
-        defaults={"to": str(to), "template": template, "body": body, "language": language},
+        defaults={f: getattr(draft, f) for f in ("to", "template", "body", "language")},
     )
     if created:
         # robust: a broker hiccup must not fail the request; the sweep sends it later.
         transaction.on_commit(lambda: send_sms.delay(message.pk), robust=True)
     return message
+
+
+# Rows per INSERT (14 parameters each, well under PostgreSQL's 65,535), and messages per
+# sending task: small enough that a batch spreads over every worker of the bulk queue.
+SMS_INSERT_CHUNK = 1000
+SMS_SEND_CHUNK = 100
+
+
+def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
+    """Write many messages in the caller's transaction, one statement per thousand; they are
+    sent after commit by ``send_sms_chunk`` tasks, on a queue of their own (``sms-bulk``) so
+    that a morning of reminders never holds up a verification code.
+
+    A ``dedup_key`` already in the outbox (or twice in ``messages``) is skipped, as
+    ``sms_queue`` would return the first message. Returns the ids of the messages written.
+    """
+    ids: list[int] = []
+    for chunk in batched(messages, SMS_INSERT_CHUNK):
+        ids += _insert_new([m.message() for m in chunk])
+    ids.sort()
+    for chunk in batched(ids, SMS_SEND_CHUNK):
+        # robust: as in sms_queue; the sweep sends what a lost task did not.
+        transaction.on_commit(partial(send_sms_chunk.delay, chunk), robust=True)
+    return ids
+
+
+def _insert_new(messages: list[SmsMessage]) -> list[int]:
+    """``INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING id``: the ids of the rows
+    written, which ``bulk_create(ignore_conflicts=True)`` does not give. Every column comes
+    from the model (its defaults, ``created_at`` from the clock), as ``save()`` would write."""
+    if not messages:
+        return []
+    meta, quote = SmsMessage._meta, connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(messages))} "
+        f"ON CONFLICT ({quote(meta.get_field('dedup_key').column)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(m, add=True), connection) for m in messages for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def sms_send(*, message_id: int) -> SmsMessage:
@@ -202,16 +277,46 @@ def sms_delivery_report(*, provider_message_id: str, provider_status: str, error
     return True
 
 
+# Retries after a provider hiccup: 30 s, 60 s, 120 s, ... up to half an hour, with jitter.
+RETRY_BACKOFF, RETRY_BACKOFF_MAX = 30, 1800
+
+
 # Defined beside the service that queues it (no import cycle), under the name it always had.
+# Routed to the "sms" queue (CELERY_TASK_ROUTES): codes, receipts, payment notices.
 @shared_task(
     name="notifications.tasks.send_sms",
     bind=True,
     acks_late=True,
     autoretry_for=(TransientSmsError,),
-    retry_backoff=30,  # 30 s, 60 s, 120 s, ... with jitter
-    retry_backoff_max=1800,
+    retry_backoff=RETRY_BACKOFF,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
     max_retries=None,  # sms_send gives up after SMS_MAX_ATTEMPTS
 )
 def send_sms(self, message_id: int) -> str:
     """Send one message; a duplicate or retried task finds it claimed or sent and does nothing."""
     return sms_send(message_id=message_id).status
+
+
+# Routed to the "sms-bulk" queue (CELERY_TASK_ROUTES): what sms_queue_many wrote.
+@shared_task(
+    name="notifications.tasks.send_sms_chunk",
+    bind=True,
+    acks_late=True,
+    max_retries=None,  # sms_send gives up after SMS_MAX_ATTEMPTS
+)
+def send_sms_chunk(self, message_ids: list[int]) -> int:
+    """Send messages one after the other, each at most once (``sms_send`` claims it), so a
+    redelivered chunk sends nothing twice. Those the provider turned away for now are retried
+    together later, as ``send_sms`` retries one. Returns how many were tried."""
+    again = []
+    for message_id in message_ids:
+        try:
+            sms_send(message_id=message_id)
+        except TransientSmsError:
+            again.append(message_id)
+    if again:
+        delay = get_exponential_backoff_interval(
+            RETRY_BACKOFF, self.request.retries, RETRY_BACKOFF_MAX, full_jitter=True
+        )
+        raise self.retry(args=(again,), countdown=delay)
+    return len(message_ids)

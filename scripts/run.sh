@@ -16,6 +16,7 @@ $PY manage.py migrate --no-input
 $PY manage.py seed_demo
 
 # One worker with an embedded beat is enough on one machine; production runs them apart.
+# Without -Q it serves every queue of CELERY_TASK_QUEUES (celery, sms, sms-bulk).
 .venv/bin/celery -A creditcare worker -B --loglevel=INFO --concurrency=2 \
   >var/log/celery.log 2>&1 &
 CELERY_PID=$!

@@ -56,3 +56,16 @@ def test_the_schedule_is_in_the_database_and_an_operators_change_stands():
     # A default that is missing (deleted, or new in this release) comes back.
     PeriodicTask.objects.filter(name="send-reminders").delete()
     assert install_default_schedule() == 1
+
+
+def test_codes_and_receipts_have_a_queue_of_their_own_and_batches_another():
+    from creditcare.celery import app
+
+    def queue(task: str) -> str:
+        return app.amqp.router.route({}, task)["queue"].name
+
+    assert queue("notifications.tasks.send_sms") == "sms"  # codes, receipts, payment notices
+    assert queue("notifications.tasks.send_sms_chunk") == "sms-bulk"  # reminders
+    assert queue("billing.tasks.send_reminders") == "celery"  # the beat's jobs
+    # A worker started without -Q (make run's) consumes all three.
+    assert set(app.amqp.queues.consume_from) == {"celery", "sms", "sms-bulk"}

@@ -1,0 +1,62 @@
+"""Reminders in bulk: the statements grow with the chunks, not the bills; once per step."""
+
+import datetime as dt
+import secrets
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.collections.reminders import REMINDER_CHUNK, reminders_send
+from billing.models import Bill, PaymentLink, Visit
+from notifications.models import SmsMessage
+from tests.billing.test_overdue import CLOSED, DUE, bill_closed_at
+
+pytestmark = pytest.mark.django_db
+
+LATE = DUE + dt.timedelta(days=1, hours=1)  # 03-05 11:00, in sending hours: the 1d step
+
+
+def copies(bill: Bill, n: int) -> list[Bill]:
+    """``n`` more bills like ``bill`` (same patient, amounts, due time), each with its visit
+    and payment link: written in bulk, as the HIS would take hours to."""
+    visit = bill.visit
+    visits = []
+    for i in range(n):
+        copy = Visit.objects.get(pk=visit.pk)
+        copy.pk, copy.his_visit_id = None, f"copy-{i}"
+        visits.append(copy)
+    bills = []
+    for copy in Visit.objects.bulk_create(visits):
+        other = Bill.objects.get(pk=bill.pk)
+        other.pk, other.visit_id = None, copy.pk
+        bills.append(other)
+    bills = Bill.objects.bulk_create(bills)
+    expires_at = PaymentLink.objects.get(bill=bill).expires_at
+    PaymentLink.objects.bulk_create(
+        PaymentLink(bill_id=b.pk, token=secrets.token_urlsafe(24), expires_at=expires_at)
+        for b in bills
+    )
+    return bills
+
+
+def test_statements_grow_with_the_chunks_not_the_bills(his, card):
+    bill = bill_closed_at(his, card, CLOSED)
+    others = copies(bill, 1499)  # 1,500 bills: two chunks
+    with time_machine.travel(LATE, tick=False):
+        with CaptureQueriesContext(connection) as queries:
+            assert reminders_send() == 1500
+        # Once per bill and step: a second run (a doubled beat) queues nothing more.
+        assert reminders_send() == 0
+    chunks = -(-1500 // REMINDER_CHUNK)
+    inserts = [q for q in queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == chunks
+    # What is due: a statement per step and kind (12); each chunk: bills, their links, the
+    # INSERT and its savepoint.
+    assert len(queries) <= 12 + 5 * chunks
+    reminders = SmsMessage.objects.filter(template="bill_reminder")
+    assert reminders.count() == 1500
+    for one in [bill, others[-1]]:  # each with its own link
+        body = reminders.get(dedup_key=f"reminder:{one.pk}:1d").body
+        assert one.payment_link.token in body
