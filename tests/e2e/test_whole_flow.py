@@ -76,5 +76,8 @@ def test_close_to_paid_with_a_real_worker_and_twilio(twilio, celery_worker):
     assert payment.bill.status == BillStatus.PAID
     line = CreditLine.objects.get(patient=patient, pool="outpatient")
     assert line.available == Decimal("300.00")
-    assert all(m.status == SmsStatus.SENT for m in SmsMessage.objects.all())
+    # Twilio has the text before the worker has its answer and records the message sent.
+    assert wait_for(lambda: all(m.status == SmsStatus.SENT for m in SmsMessage.objects.all())), (
+        list(SmsMessage.objects.values_list("template", "status"))
+    )
     assert len(twilio) == SmsMessage.objects.count() == 4  # started, ended, code, receipt
