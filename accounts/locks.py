@@ -7,12 +7,21 @@ lock the lines first, so no charge lands on credit while the agreement's state i
 Call these inside ``transaction.atomic``.
 """
 
+from collections.abc import Iterable
+
 from accounts.models import CreditAgreement, CreditLine
 
 
 def credit_lines_lock(*, patient_id: int) -> list[CreditLine]:
     """Lock all of a patient's credit lines (none yet before they sign)."""
-    return list(CreditLine.objects.select_for_update().filter(patient_id=patient_id).order_by("pk"))
+    return credit_lines_lock_many(patient_ids=[patient_id])
+
+
+def credit_lines_lock_many(*, patient_ids: Iterable[int]) -> list[CreditLine]:
+    """Lock the credit lines of many patients in one statement (the overdue sweep's chunks),
+    in primary-key order like every other lock of lines, so the two never deadlock."""
+    lines = CreditLine.objects.select_for_update().filter(patient_id__in=list(patient_ids))
+    return list(lines.order_by("pk"))
 
 
 def credit_line_lock(*, pk: int) -> CreditLine:

@@ -3,6 +3,7 @@
 import hmac
 import re
 import time
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -46,10 +47,18 @@ def patient_numbers_match(query: str, *, path: str = "", identity: bool = True) 
 
 
 def credit_score_latest(*, citizen_card: str, source: str | None = None) -> CreditScore | None:
-    scores = CreditScore.objects.filter(citizen_card=citizen_card)
+    return credit_scores_latest(citizen_cards=[citizen_card], source=source).get(citizen_card)
+
+
+def credit_scores_latest(
+    *, citizen_cards: Iterable[str], source: str | None = None
+) -> dict[str, CreditScore]:
+    """The latest score on record of each card that has one, in one query."""
+    scores = CreditScore.objects.filter(citizen_card__in=list(citizen_cards))
     if source:
         scores = scores.filter(source=source)
-    return scores.order_by("-created_at", "-pk").first()
+    latest = scores.order_by("citizen_card", "-created_at", "-pk").distinct("citizen_card")
+    return {score.citizen_card: score for score in latest}
 
 
 # prefix -> (expires at, key). Spares each API request a query; a revoked key stops working

@@ -8,13 +8,16 @@ import datetime as dt
 import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from functools import cache, partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -22,7 +25,12 @@ from django_fsm import can_proceed
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.locks import agreement_lock, credit_line_lock, credit_lines_lock
+from accounts.locks import (
+    agreement_lock,
+    credit_line_lock,
+    credit_lines_lock,
+    credit_lines_lock_many,
+)
 from accounts.models import (
     AgreementEvent,
     AgreementStatus,
@@ -259,19 +267,48 @@ def _agreement_transition(
                 _("The patient still has open visits or unpaid bills; settle them first."),
                 {"agreement_status": agreement.status},
             )
-        from_status = agreement.status
-        method()
-        agreement.suspended_for_overdue = for_overdue and name == "suspend"
-        agreement.save(update_fields=["status", "suspended_for_overdue"])
-        AgreementEvent.objects.create(
-            agreement=agreement,
-            transition=name,
-            from_status=from_status,
-            to_status=agreement.status,
-            actor=actor,
-            reason=reason,
+        event = _transition_apply(
+            agreement, name=name, actor=actor, reason=reason, for_overdue=for_overdue
         )
+        agreement.save(update_fields=["status", "suspended_for_overdue"])
+        event.save()
     return agreement
+
+
+def _transition_apply(
+    agreement: CreditAgreement, *, name: str, actor: User | None, reason: str, for_overdue: bool
+) -> AgreementEvent:
+    """Move the (locked) agreement in memory; its unsaved event."""
+    from_status = agreement.status
+    getattr(agreement, name)()
+    agreement.suspended_for_overdue = for_overdue and name == "suspend"
+    return AgreementEvent(
+        agreement=agreement,
+        transition=name,
+        from_status=from_status,
+        to_status=agreement.status,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def _agreements_transition_many(
+    *, agreements: QuerySet, name: str, reasons: Mapping[int, str], for_overdue: bool
+) -> list[CreditAgreement]:
+    """The sweep's transitions of many agreements (patient id -> reason), in a constant number
+    of statements: those ``name`` can move are moved, with their events. The caller holds the
+    patients' credit lines."""
+    locked = agreements.filter(patient_id__in=list(reasons)).select_for_update().order_by("pk")
+    moved = [a for a in locked if can_proceed(getattr(a, name))]
+    events = [
+        _transition_apply(
+            a, name=name, actor=None, reason=reasons[a.patient_id], for_overdue=for_overdue
+        )
+        for a in moved
+    ]
+    CreditAgreement.objects.bulk_update(moved, ["status", "suspended_for_overdue"])
+    AgreementEvent.objects.bulk_create(events)
+    return moved
 
 
 def agreement_suspend(
@@ -280,10 +317,22 @@ def agreement_suspend(
     return _agreement_transition(agreement=agreement, name="suspend", actor=actor, reason=reason)
 
 
-def agreement_suspend_for_overdue(*, agreement: CreditAgreement, reason: str) -> CreditAgreement:
-    """The overdue sweep's suspension: lifted automatically once the overdue bills are paid."""
-    return _agreement_transition(
-        agreement=agreement, name="suspend", actor=None, reason=reason, for_overdue=True
+def agreements_suspend_for_overdue(*, reasons: Mapping[int, str]) -> list[CreditAgreement]:
+    """The overdue sweep's suspensions (patient id -> reason): the active agreements among them
+    are suspended, to be lifted automatically once the overdue bills are paid. The caller
+    holds the patients' credit lines."""
+    return _agreements_transition_many(
+        agreements=CreditAgreement.objects.all(), name="suspend", reasons=reasons, for_overdue=True
+    )
+
+
+def agreements_reactivate_after_overdue(*, reasons: Mapping[int, str]) -> list[CreditAgreement]:
+    """Lift the sweep's own suspensions (patient id -> reason); staff suspensions stand."""
+    return _agreements_transition_many(
+        agreements=CreditAgreement.objects.filter(suspended_for_overdue=True),
+        name="reactivate",
+        reasons=reasons,
+        for_overdue=False,
     )
 
 
@@ -319,20 +368,36 @@ def credit_limit_change(
         )
     with transaction.atomic():
         line = credit_line_lock(pk=credit_line.pk)
-        if line.limit == new_limit:
-            return None
-        change = CreditLimitChange.objects.create(
-            credit_line=line,
-            old_limit=line.limit,
-            new_limit=new_limit,
-            reason=reason,
-            source=source,
-            actor=actor,
-        )
-        line.limit = new_limit
-        line.save(update_fields=["limit", "updated_at"])
+        changes = _limits_set([(line, new_limit, reason)], source=source, actor=actor)
     credit_line.limit = new_limit
-    return change
+    return changes[0] if changes else None
+
+
+def _limits_set(
+    wanted: list[tuple[CreditLine, Decimal, str]], *, source: str, actor: User | None
+) -> list[CreditLimitChange]:
+    """Give each locked line its new limit with a change recording why (the lines whose limit
+    differs), in two statements however many lines."""
+    now = timezone.now()
+    changes, lines = [], []
+    for line, new_limit, reason in wanted:
+        if line.limit == new_limit:
+            continue
+        changes.append(
+            CreditLimitChange(
+                credit_line=line,
+                old_limit=line.limit,
+                new_limit=new_limit,
+                reason=reason,
+                source=source,
+                actor=actor,
+            )
+        )
+        line.limit, line.updated_at = new_limit, now
+        lines.append(line)
+    CreditLimitChange.objects.bulk_create(changes)
+    CreditLine.objects.bulk_update(lines, ["limit", "updated_at"])
+    return changes
 
 
 def credit_limits_apply_policy(
@@ -343,32 +408,44 @@ def credit_limits_apply_policy(
     actor: User | None = None,
 ) -> list[CreditLimitChange]:
     """Set both lines to what the credit policy decides for the patient's repayment record
-    (billing's to tell) and score.
+    (billing's to tell) and score."""
+    return credit_limits_apply_policy_many(facts={patient.pk: (record, score)}, actor=actor)
+
+
+def credit_limits_apply_policy_many(
+    *, facts: Mapping[int, tuple[RepaymentRecord, int | None]], actor: User | None = None
+) -> list[CreditLimitChange]:
+    """Set the lines of many patients (patient id -> repayment record and score) to what the
+    credit policy decides, in a constant number of statements.
 
     A line whose latest change was a staff decision keeps it: staff overrides stand until
     staff change them again.
     """
-    with site_language():  # the decision's reasons are recorded
-        decision = decide_limits(CreditPolicy.current().params(), record, score)
-    source = LimitChangeSource.SCORE if decision.score_applied else LimitChangeSource.POLICY
-    changes = []
-    with transaction.atomic():
+    policy = CreditPolicy.current().params()
+    decide = cache(partial(decide_limits, policy))  # many share a record and score
+    wanted: dict[str, list[tuple[CreditLine, Decimal, str]]] = defaultdict(list)
+    with transaction.atomic(), site_language():  # the decisions' reasons are recorded
         # Locked before the staff-override check, so an officer's change made meanwhile wins.
-        lines = credit_lines_lock(patient_id=patient.pk)
+        lines = credit_lines_lock_many(patient_ids=facts)
+        latest_sources = dict(
+            CreditLimitChange.objects.filter(credit_line__in=lines)
+            .order_by("credit_line_id", "-created_at", "-pk")
+            .distinct("credit_line_id")
+            .values_list("credit_line_id", "source")
+        )
         for line in lines:
-            latest = line.limit_changes.order_by("-created_at", "-pk").first()
-            if latest and latest.source == LimitChangeSource.STAFF:
+            if latest_sources.get(line.pk) == LimitChangeSource.STAFF:
                 continue
-            change = credit_limit_change(
-                credit_line=line,
-                new_limit=decision.limits[line.pool],
-                reason=decision.reason_text(line.pool),
-                source=source,
-                actor=actor,
+            decision = decide(*facts[line.patient_id])
+            source = LimitChangeSource.SCORE if decision.score_applied else LimitChangeSource.POLICY
+            wanted[source].append(
+                (line, decision.limits[line.pool], decision.reason_text(line.pool))
             )
-            if change:
-                changes.append(change)
-    return changes
+        return [
+            change
+            for source, lines_wanted in wanted.items()
+            for change in _limits_set(lines_wanted, source=source, actor=actor)
+        ]
 
 
 def api_key_create(

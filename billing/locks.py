@@ -9,7 +9,9 @@ order too, so a service names the last row it needs and gets the chain. Call the
 ``transaction.atomic``.
 """
 
-from accounts.locks import credit_line_lock, credit_lines_lock
+from collections.abc import Iterable
+
+from accounts.locks import credit_line_lock, credit_lines_lock, credit_lines_lock_many
 from accounts.models import CreditLine, Institution
 from billing.models import Bill, CaseStatus, CollectionCase, Payment, Refund, Visit
 
@@ -18,7 +20,9 @@ __all__ = [
     "collection_case_lock",
     "credit_line_lock",
     "credit_lines_lock",
+    "credit_lines_lock_many",
     "open_case_lock",
+    "open_cases_lock_many",
     "payment_lock",
     "refund_lock",
     "visit_lock",
@@ -78,8 +82,12 @@ def collection_case_lock(*, case_id: int) -> CollectionCase:
 
 def open_case_lock(*, patient_id: int) -> CollectionCase | None:
     """Lock the patient's open collection case, if there is one."""
-    return (
-        CollectionCase.objects.select_for_update()
-        .filter(patient_id=patient_id, status=CaseStatus.OPEN)
-        .first()
+    return next(iter(open_cases_lock_many(patient_ids=[patient_id])), None)
+
+
+def open_cases_lock_many(*, patient_ids: Iterable[int]) -> list[CollectionCase]:
+    """Lock the open collection cases of many patients (the sweep's chunks) in one statement."""
+    cases = CollectionCase.objects.select_for_update().filter(
+        patient_id__in=list(patient_ids), status=CaseStatus.OPEN
     )
+    return list(cases.order_by("pk"))

@@ -1,11 +1,13 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
 
 from accounts.models import AgreementStatus, Patient
 from billing.collections.reminders import reminders_send
 from billing.collections.sweep import overdue_sweep
-from billing.credit import credit_limits_recompute
+from billing.credit import credit_limits_recompute_many
 from billing.payments.refunds import refunds_query_unknown, refunds_resend_pending, send_refund
 from billing.payments.services import payments_settle_pending
 from billing.visits.idempotency import idempotency_purge
@@ -59,9 +61,6 @@ def send_reminders() -> int:
     return reminders_send()
 
 
-CHUNK = 500
-
-
 @shared_task
 def recompute_credit_limits() -> int:
     """Nightly: apply the credit policy to every signed patient, in chunks that workers share.
@@ -77,7 +76,7 @@ def recompute_credit_limits() -> int:
         .values_list("pk", flat=True)
     )
     chunks = 0
-    for chunk in batched(ids.iterator(chunk_size=CHUNK), CHUNK):
+    for chunk in batched(ids.iterator(chunk_size=settings.SWEEP_CHUNK), settings.SWEEP_CHUNK):
         recompute_credit_limits_chunk.delay(chunk)
         chunks += 1
     logger.info("recompute_credit_limits: %d chunk(s) queued", chunks)
@@ -86,8 +85,8 @@ def recompute_credit_limits() -> int:
 
 @shared_task
 def recompute_credit_limits_chunk(patient_ids: list[int]) -> int:
-    changed = 0
-    for patient in Patient.objects.filter(pk__in=patient_ids).order_by("pk"):
-        changed += len(credit_limits_recompute(patient=patient))
+    """One chunk, in one transaction of a constant number of statements."""
+    with transaction.atomic():
+        changed = len(credit_limits_recompute_many(patient_ids=patient_ids))
     logger.info("recompute_credit_limits_chunk: %d limit(s) changed", changed)
     return changed

@@ -332,6 +332,9 @@ OVERDUE_SUSPEND_GRACE_HOURS = env.int("OVERDUE_SUSPEND_GRACE_HOURS", default=0)
 # A collection case opens once a bill is this many days overdue; its delinquency buckets end
 # at these days overdue (the last bucket is everything beyond).
 COLLECTION_CASE_AFTER_DAYS = env.int("COLLECTION_CASE_AFTER_DAYS", default=7)
+# Patients per transaction of the overdue sweep and of the nightly limit recomputation: each
+# chunk costs a constant number of statements and holds its patients' credit lines locked.
+SWEEP_CHUNK = env.int("SWEEP_CHUNK", default=1000)
 COLLECTION_BUCKETS = [int(day) for day in env.list("COLLECTION_BUCKETS", default=[7, 30, 60, 90])]
 # Late repayments count against the limit for this long.
 REPAYMENT_LOOKBACK_DAYS = env.int("REPAYMENT_LOOKBACK_DAYS", default=365)

@@ -5,19 +5,24 @@ is left; write-offs by finance.
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from billing import locks
-from billing.collections.overdue import agreement_review, days_overdue, overdue_bills, overdue_part
+from billing.collections.overdue import (
+    agreement_review,
+    days_overdue,
+    overdue_bills,
+    overdue_by_patient,
+)
 from billing.collections.reminders import reminder_text_context
 from billing.ledger import credit_move
 from billing.models import (
@@ -78,95 +83,110 @@ def _overdue_bills(patient_id: int, now: dt.datetime):
 def _owed(patient_id: int, now: dt.datetime) -> Decimal:
     """What the patient owes on bills past due (a plan's future instalments included): the
     measure of promises to pay."""
-    bills = _overdue_bills(patient_id, now)
-    return money_sum(bills, "self_pay") - money_sum(bills, "paid_amount")
+    return _owed_by_patient([patient_id], now).get(patient_id, ZERO)
+
+
+def _owed_by_patient(patient_ids: Iterable[int], now: dt.datetime) -> dict[int, Decimal]:
+    """``_owed`` of many patients in one query; those owing nothing past due are left out."""
+    rows = (
+        Bill.objects.filter(patient_id__in=list(patient_ids), status__in=BILL_OWED, due_at__lte=now)
+        .values("patient_id")
+        .annotate(owed=Sum(F("self_pay") - F("paid_amount")))
+        .values_list("patient_id", "owed")
+        .order_by()
+    )
+    return {patient_id: quantize(owed) for patient_id, owed in rows}
 
 
 def case_refresh(case: CollectionCase, *, now: dt.datetime | None = None) -> CollectionCase:
     """Amount, age and priority from what is late now (a plan kept to is not)."""
-    now = now or timezone.now()
-    late = overdue_bills(now=now).filter(patient_id=case.patient_id)
-    parts = [overdue_part(bill, now) for bill in late]
-    owed = sum((amount for amount, _since in parts), ZERO)
-    oldest = min((since for _amount, since in parts), default=None)
-    on_top = case.on_top_since is not None and case.on_top_since <= timezone.localdate(now)
-    case.overdue_amount = owed
-    case.oldest_due_at = oldest
-    case.priority = case_priority(
-        amount=owed, days=days_overdue(oldest, now) if oldest else 0, on_top=on_top
-    )
-    case.save(update_fields=["overdue_amount", "oldest_due_at", "priority"])
+    cases_refresh([case], now=now or timezone.now())
     return case
 
 
-@dataclass(frozen=True)
-class CasesResult:
-    opened: int
-    closed: int
-    promises_broken: int
+def cases_refresh(cases: list[CollectionCase], *, now: dt.datetime) -> None:
+    """``case_refresh`` of many cases, in two statements."""
+    overdue = overdue_by_patient(patient_ids=[case.patient_id for case in cases], now=now)
+    today = timezone.localdate(now)
+    for case in cases:
+        late = overdue.get(case.patient_id)
+        amount, since = (late.amount, late.since) if late else (ZERO, None)
+        case.overdue_amount, case.oldest_due_at = amount, since
+        case.priority = case_priority(
+            amount=amount,
+            days=days_overdue(since, now) if since else 0,
+            on_top=case.on_top_since is not None and case.on_top_since <= today,
+        )
+    CollectionCase.objects.bulk_update(cases, ["overdue_amount", "oldest_due_at", "priority"])
 
 
-def cases_review(*, now: dt.datetime | None = None) -> CasesResult:
-    """The daily pass: open cases that are due, resolve promises whose day has passed,
-    refresh every open case, close the settled ones. Idempotent."""
-    now = now or timezone.now()
+def case_due_by(now: dt.datetime) -> dt.datetime:
+    """The latest due time of a bill overdue long enough at ``now`` to open a case: the end
+    of the day COLLECTION_CASE_AFTER_DAYS days ago, China time."""
     old_enough = timezone.localdate(now) - dt.timedelta(days=settings.COLLECTION_CASE_AFTER_DAYS)
-    due_at_latest = dt.datetime.combine(
+    next_day = dt.datetime.combine(
         old_enough + dt.timedelta(days=1), dt.time.min, timezone.get_default_timezone()
     )
+    return next_day - dt.timedelta(microseconds=1)
+
+
+def cases_open(*, patient_ids: Iterable[int], now: dt.datetime) -> list[CollectionCase]:
+    """Open a case, with its event, for each of these patients who has a bill overdue
+    COLLECTION_CASE_AFTER_DAYS days (China time) and no open case, in three statements. The
+    caller holds the patients' credit lines, so no other sweep opens one meanwhile."""
     open_cases = CollectionCase.objects.filter(status=CaseStatus.OPEN)
     needing = (
-        overdue_bills(now=due_at_latest - dt.timedelta(microseconds=1))
+        overdue_bills(now=case_due_by(now))
+        .filter(patient_id__in=list(patient_ids))
         .exclude(Exists(open_cases.filter(patient_id=OuterRef("patient_id"))))
         .values_list("patient_id", flat=True)
         .distinct()
+        .order_by("patient_id")
     )
-    opened = 0
-    for patient_id in sorted(set(needing)):
-        opened += case_open(patient_id=patient_id, now=now) is not None
-    broken = promises_resolve(now=now)
-    closed = 0
-    for case in open_cases.order_by("pk"):
-        closed += case_review(patient_id=case.patient_id, now=now) == "closed"
-    return CasesResult(opened, closed, broken)
-
-
-def case_open(*, patient_id: int, now: dt.datetime) -> CollectionCase | None:
-    try:
-        with transaction.atomic():
-            case = CollectionCase.objects.create(patient_id=patient_id)
-            CaseEvent.objects.create(case=case, kind=CaseEventKind.OPENED)
-            return case_refresh(case, now=now)
-    except IntegrityError:  # one is open already (another sweep at the same moment)
-        return None
+    cases = CollectionCase.objects.bulk_create([CollectionCase(patient_id=p) for p in needing])
+    CaseEvent.objects.bulk_create([CaseEvent(case=c, kind=CaseEventKind.OPENED) for c in cases])
+    return cases
 
 
 def case_review(*, patient_id: int, now: dt.datetime | None = None) -> str | None:
     """Refresh the patient's open case; close it if nothing overdue is left. Also keeps
     promises that what was paid has met."""
-    now = now or timezone.now()
     with transaction.atomic():
         case = locks.open_case_lock(patient_id=patient_id)
         if case is None:
             return None
-        case_refresh(case, now=now)
-        for promise in case.promises.filter(status=PromiseStatus.PENDING):
-            if _owed(patient_id, now) <= promise.owed_when_made - promise.amount:
-                promise.keep()
-                promise.resolved_at = now
-                promise.save(update_fields=["status", "resolved_at"])
-                CaseEvent.objects.create(
-                    case=case, kind=CaseEventKind.PROMISE_KEPT, amount=promise.amount
-                )
-        if _overdue_bills(patient_id, now).exists():
-            return "refreshed"
+        closed = cases_review(cases=[case], now=now or timezone.now())
+        return "closed" if closed else "refreshed"
+
+
+def cases_review(*, cases: list[CollectionCase], now: dt.datetime) -> list[CollectionCase]:
+    """``case_review`` of many locked open cases, in a constant number of statements.
+    Returns those it closed."""
+    cases_refresh(cases, now=now)
+    by_id = {case.pk: case for case in cases}
+    owed = _owed_by_patient((case.patient_id for case in cases), now)
+    kept, events = [], []
+    for promise in PromiseToPay.objects.filter(case__in=cases, status=PromiseStatus.PENDING):
+        case = by_id[promise.case_id]
+        if owed.get(case.patient_id, ZERO) <= promise.owed_when_made - promise.amount:
+            promise.keep()
+            promise.resolved_at = now
+            kept.append(promise)
+            events.append(
+                CaseEvent(case=case, kind=CaseEventKind.PROMISE_KEPT, amount=promise.amount)
+            )
+    PromiseToPay.objects.bulk_update(kept, ["status", "resolved_at"])
+    # Nothing owed past due (a plan's future instalments included) closes the case.
+    closed = [case for case in cases if case.patient_id not in owed]
+    with site_language():
+        note = _("nothing overdue left")
+    for case in closed:
         case.close()
         case.closed_at = now
-        case.save(update_fields=["status", "closed_at"])
-        with site_language():
-            note = _("nothing overdue left")
-        CaseEvent.objects.create(case=case, kind=CaseEventKind.CLOSED, note=note)
-        return "closed"
+        events.append(CaseEvent(case=case, kind=CaseEventKind.CLOSED, note=note))
+    CollectionCase.objects.bulk_update(closed, ["status", "closed_at"])
+    CaseEvent.objects.bulk_create(events)
+    return closed
 
 
 def promises_resolve(*, now: dt.datetime) -> int:

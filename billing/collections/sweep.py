@@ -1,21 +1,29 @@
-"""The nightly overdue sweep and everything that follows from it."""
+"""The nightly overdue sweep and everything that follows from it, set-based in chunks of
+patients: each chunk is one transaction of a constant number of statements, whatever its
+size, so a region's night costs statements per chunk, not per bill."""
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from accounts.models import AgreementStatus, CreditAgreement, Patient
-from billing.collections.cases import cases_review
-from billing.collections.overdue import agreement_review
-from billing.credit import credit_limits_recompute
+from accounts.models import AgreementStatus, CreditAgreement
+from billing import locks
+from billing.collections.cases import case_due_by, cases_open, cases_review, promises_resolve
+from billing.collections.overdue import agreements_review, overdue_bills
+from billing.credit import credit_limits_recompute_many
 from billing.models import (
     BILL_OWED,
     Bill,
     BillStatus,
+    CaseStatus,
+    CollectionCase,
 )
 from creditcare.batching import Progress, batched
 
@@ -24,13 +32,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SweepResult:
-    bills: int  # marked overdue
-    suspended: int  # agreements suspended
-    reactivated: int  # agreements reactivated (all overdue paid)
-    limits: int  # credit limits changed
+    bills: int = 0  # marked overdue
+    suspended: int = 0  # agreements suspended
+    reactivated: int = 0  # agreements reactivated (all overdue paid)
+    limits: int = 0  # credit limits changed
     cases_opened: int = 0
     cases_closed: int = 0
     promises_broken: int = 0
+
+    def __add__(self, other: "SweepResult") -> "SweepResult":
+        return SweepResult(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     def summary(self) -> str:
         return (
@@ -44,63 +55,86 @@ class SweepResult:
 def overdue_sweep(
     *, as_of: dt.datetime | None = None, progress: Progress | None = None
 ) -> SweepResult:
-    """Mark every unpaid bill past its due time ``overdue`` (set-based, in batches), then
-    suspend or reactivate agreements and lower the limits of the people concerned.
+    """Mark every unpaid bill past its due time ``overdue``; suspend or reactivate
+    agreements; lower the limits of those with newly overdue bills; open, refresh and close
+    collection cases; resolve the promises whose day has passed.
 
-    Idempotent: run again, or for a day already done, it changes nothing.
+    Chunk by chunk of patients (``SWEEP_CHUNK``), each chunk committed whole. Idempotent and
+    crash-safe: run again, it finishes what a crash left and changes nothing else.
     """
     as_of = min(as_of or timezone.now(), timezone.now())
-    marked, newly_patients = _bills_mark_overdue(as_of=as_of)
-    to_review = _agreements_to_review(as_of=as_of)
-    total = len(to_review) + len(newly_patients)
-    suspended = reactivated = limits = 0
-    for done, patient_id in enumerate(to_review, 1):
-        outcome = agreement_review(patient_id=patient_id, as_of=as_of)
-        suspended += outcome == "suspended"
-        reactivated += outcome == "reactivated"
+    result = SweepResult(promises_broken=promises_resolve(now=as_of))
+    chunks = list(sweep_chunks(as_of=as_of))
+    for done, (patient_ids, bill_ids) in enumerate(chunks, 1):
+        result += _chunk_sweep(patient_ids, bill_ids=bill_ids, as_of=as_of)
         if progress:
-            progress(done, total)
-    for done, patient in enumerate(Patient.objects.filter(pk__in=newly_patients).order_by("pk"), 1):
-        limits += len(credit_limits_recompute(patient=patient))
-        if progress:
-            progress(len(to_review) + done, total)
-    cases = cases_review(now=as_of)
-    result = SweepResult(
-        marked, suspended, reactivated, limits, cases.opened, cases.closed, cases.promises_broken
-    )
+            progress(done, len(chunks))
     logger.info("overdue sweep as of %s: %s", as_of.isoformat(), result.summary())
     return result
 
 
-def _bills_mark_overdue(*, as_of: dt.datetime) -> tuple[int, list[int]]:
-    """Mark the unpaid bills due by ``as_of`` overdue; how many, and whose (patient ids)."""
-    newly = list(
-        Bill.objects.filter(status=BillStatus.UNPAID, due_at__lte=as_of)
-        .order_by("pk")
-        .values_list("pk", "patient_id")
+def sweep_chunks(*, as_of: dt.datetime) -> Iterator[tuple[list[int], list[int]]]:
+    """The sweep's chunks of ``SWEEP_CHUNK`` patients, each with its unpaid bills due by
+    ``as_of`` (to mark overdue): those patients, and the others the sweep concerns."""
+    due: dict[int, list[int]] = defaultdict(list)
+    for bill_id, patient_id in Bill.objects.filter(
+        status=BillStatus.UNPAID, due_at__lte=as_of
+    ).values_list("pk", "patient_id"):
+        due[patient_id].append(bill_id)
+    patients = sorted(due.keys() | _patients_to_review(as_of=as_of))
+    for chunk in batched(patients, settings.SWEEP_CHUNK):
+        yield chunk, [bill_id for patient_id in chunk for bill_id in due.get(patient_id, ())]
+
+
+def bills_mark_overdue(*, bill_ids: list[int]) -> int:
+    """Mark these bills overdue if still unpaid (one statement); how many were."""
+    return Bill.objects.filter(pk__in=bill_ids, status=BillStatus.UNPAID).update(
+        status=BillStatus.OVERDUE
     )
-    marked = 0
-    for chunk in batched(newly, 2000):
-        marked += Bill.objects.filter(
-            pk__in=[pk for pk, _ in chunk], status=BillStatus.UNPAID
-        ).update(status=BillStatus.OVERDUE)
-    return marked, sorted({patient_id for _, patient_id in newly})
 
 
-def _agreements_to_review(*, as_of: dt.datetime) -> list[int]:
-    """Patients whose agreement the overdue bills may suspend or reactivate."""
+def _chunk_sweep(patient_ids: list[int], *, bill_ids: list[int], as_of: dt.datetime) -> SweepResult:
+    """One chunk of patients, in one transaction: bills marked, agreements reviewed, limits
+    of those with newly overdue bills recomputed, cases opened, refreshed and closed."""
+    with transaction.atomic():
+        # Their credit lines first, in the one lock order: no payment lands meanwhile.
+        locks.credit_lines_lock_many(patient_ids=patient_ids)
+        marked = bills_mark_overdue(bill_ids=bill_ids)
+        suspended, reactivated = agreements_review(patient_ids=patient_ids, as_of=as_of)
+        newly_overdue = Bill.objects.filter(pk__in=bill_ids).values_list("patient_id", flat=True)
+        limits = credit_limits_recompute_many(patient_ids=set(newly_overdue))
+        opened = cases_open(patient_ids=patient_ids, now=as_of)
+        open_cases = locks.open_cases_lock_many(patient_ids=patient_ids)
+        closed = cases_review(cases=open_cases, now=as_of)
+    return SweepResult(
+        bills=marked,
+        suspended=len(suspended),
+        reactivated=len(reactivated),
+        limits=len(limits),
+        cases_opened=len(opened),
+        cases_closed=len(closed),
+    )
+
+
+def _patients_to_review(*, as_of: dt.datetime) -> set[int]:
+    """Patients with no bill to mark whom the sweep may still concern: an agreement to
+    suspend (the grace period ended) or to reactivate, a case to open or to refresh."""
     cutoff = as_of - dt.timedelta(hours=settings.OVERDUE_SUSPEND_GRACE_HOURS)
     # Everything overdue must be paid (a payment plan included) before credit comes back.
     overdue = Bill.objects.filter(status__in=BILL_OWED, due_at__lte=cutoff)
-    to_suspend = (
-        CreditAgreement.objects.filter(status=AgreementStatus.ACTIVE)
-        .filter(Exists(overdue.filter(patient_id=OuterRef("patient_id"))))
-        .values_list("patient_id", flat=True)
+    to_suspend = CreditAgreement.objects.filter(status=AgreementStatus.ACTIVE).filter(
+        Exists(overdue.filter(patient_id=OuterRef("patient_id")))
     )
     past_due = Bill.objects.filter(status__in=BILL_OWED, due_at__lte=as_of)
-    to_reactivate = (
-        CreditAgreement.objects.filter(status=AgreementStatus.SUSPENDED, suspended_for_overdue=True)
-        .exclude(Exists(past_due.filter(patient_id=OuterRef("patient_id"))))
-        .values_list("patient_id", flat=True)
-    )
-    return sorted(set(to_suspend) | set(to_reactivate))
+    to_reactivate = CreditAgreement.objects.filter(
+        status=AgreementStatus.SUSPENDED, suspended_for_overdue=True
+    ).exclude(Exists(past_due.filter(patient_id=OuterRef("patient_id"))))
+    open_cases = CollectionCase.objects.filter(status=CaseStatus.OPEN)
+    return {
+        *to_suspend.values_list("patient_id", flat=True),
+        *to_reactivate.values_list("patient_id", flat=True),
+        *overdue_bills(now=case_due_by(as_of))
+        .exclude(Exists(open_cases.filter(patient_id=OuterRef("patient_id"))))
+        .values_list("patient_id", flat=True),
+        *open_cases.values_list("patient_id", flat=True),
+    }

@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from accounts.models import AgreementStatus, Patient
-from billing.credit import credit_limits_recompute
-from creditcare.batching import ProgressBar
+from billing.credit import credit_limits_recompute_many
+from creditcare.batching import ProgressBar, batched
 
 
 class Command(BaseCommand):
@@ -17,9 +19,12 @@ class Command(BaseCommand):
         ).order_by("pk")
         total = patients.count()
         bar = ProgressBar("recompute_limits")
-        changed = 0
-        for done, patient in enumerate(patients.iterator(chunk_size=500), 1):
-            changed += len(credit_limits_recompute(patient=patient))
+        changed = done = 0
+        ids = patients.values_list("pk", flat=True).iterator(chunk_size=settings.SWEEP_CHUNK)
+        for chunk in batched(ids, settings.SWEEP_CHUNK):
+            with transaction.atomic():  # as the nightly task's chunks
+                changed += len(credit_limits_recompute_many(patient_ids=chunk))
+            done += len(chunk)
             bar(done, total)
         bar.close()
         self.stdout.write(f"recompute_limits: {total} patient(s), {changed} limit(s) changed")
