@@ -50,6 +50,7 @@ from accounts.models import (
 from accounts.policy import RepaymentRecord, decide_limits, online_signing_allowed
 from accounts.scoring import fetch_score
 from accounts.selectors import api_key_forget
+from creditcare.bulk import rows_insert, rows_update
 from creditcare.errors import DomainError
 from creditcare.i18n import site_language
 from creditcare.money import quantize
@@ -306,8 +307,16 @@ def _agreements_transition_many(
         )
         for a in moved
     ]
-    CreditAgreement.objects.bulk_update(moved, ["status", "suspended_for_overdue"])
-    AgreementEvent.objects.bulk_create(events)
+    rows_update(moved, ["status", "suspended_for_overdue"])
+    rows_insert(
+        AgreementEvent,
+        {
+            field: [getattr(event, field) for event in events]
+            for field in ("agreement_id", "transition", "from_status", "to_status", "reason")
+        }
+        | {"created_at": timezone.now()},
+        count=len(events),
+    )
     return moved
 
 
@@ -368,36 +377,35 @@ def credit_limit_change(
         )
     with transaction.atomic():
         line = credit_line_lock(pk=credit_line.pk)
-        changes = _limits_set([(line, new_limit, reason)], source=source, actor=actor)
+        changed = _limits_set([(line, new_limit, reason)], source=source, actor=actor)
     credit_line.limit = new_limit
-    return changes[0] if changes else None
+    return CreditLimitChange.objects.get(pk=changed[0]) if changed else None
 
 
 def _limits_set(
     wanted: list[tuple[CreditLine, Decimal, str]], *, source: str, actor: User | None
-) -> list[CreditLimitChange]:
+) -> list[int]:
     """Give each locked line its new limit with a change recording why (the lines whose limit
-    differs), in two statements however many lines."""
+    differs), in two statements however many lines. The changes' ids."""
     now = timezone.now()
-    changes, lines = [], []
-    for line, new_limit, reason in wanted:
-        if line.limit == new_limit:
-            continue
-        changes.append(
-            CreditLimitChange(
-                credit_line=line,
-                old_limit=line.limit,
-                new_limit=new_limit,
-                reason=reason,
-                source=source,
-                actor=actor,
-            )
-        )
-        line.limit, line.updated_at = new_limit, now
-        lines.append(line)
-    CreditLimitChange.objects.bulk_create(changes)
-    CreditLine.objects.bulk_update(lines, ["limit", "updated_at"])
-    return changes
+    lines = [(line, new, reason) for line, new, reason in wanted if line.limit != new]
+    changed = rows_insert(
+        CreditLimitChange,
+        {
+            "credit_line_id": [line.pk for line, _new, _reason in lines],
+            "old_limit": [line.limit for line, _new, _reason in lines],
+            "new_limit": [new for _line, new, _reason in lines],
+            "reason": [reason for _line, _new, reason in lines],
+            "source": source,
+            "actor_id": actor.pk if actor else None,
+            "created_at": now,
+        },
+        count=len(lines),
+    )
+    for line, new, _reason in lines:
+        line.limit, line.updated_at = new, now
+    rows_update([line for line, _new, _reason in lines], ["limit", "updated_at"])
+    return changed
 
 
 def credit_limits_apply_policy(
@@ -406,17 +414,17 @@ def credit_limits_apply_policy(
     record: RepaymentRecord,
     score: int | None,
     actor: User | None = None,
-) -> list[CreditLimitChange]:
+) -> int:
     """Set both lines to what the credit policy decides for the patient's repayment record
-    (billing's to tell) and score."""
+    (billing's to tell) and score. How many limits changed."""
     return credit_limits_apply_policy_many(facts={patient.pk: (record, score)}, actor=actor)
 
 
 def credit_limits_apply_policy_many(
     *, facts: Mapping[int, tuple[RepaymentRecord, int | None]], actor: User | None = None
-) -> list[CreditLimitChange]:
+) -> int:
     """Set the lines of many patients (patient id -> repayment record and score) to what the
-    credit policy decides, in a constant number of statements.
+    credit policy decides, in a constant number of statements. How many limits changed.
 
     A line whose latest change was a staff decision keeps it: staff overrides stand until
     staff change them again.
@@ -441,11 +449,10 @@ def credit_limits_apply_policy_many(
             wanted[source].append(
                 (line, decision.limits[line.pool], decision.reason_text(line.pool))
             )
-        return [
-            change
+        return sum(
+            len(_limits_set(lines_wanted, source=source, actor=actor))
             for source, lines_wanted in wanted.items()
-            for change in _limits_set(lines_wanted, source=source, actor=actor)
-        ]
+        )
 
 
 def api_key_create(

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from accounts.models import CreditLimitChange, Patient
+from accounts.models import Patient
 from accounts.policy import RepaymentRecord
 from accounts.selectors import credit_scores_latest
 from accounts.services import credit_limits_apply_policy_many
@@ -19,12 +19,13 @@ from billing.models import (
 )
 
 
-def credit_limits_recompute(*, patient: Patient) -> list[CreditLimitChange]:
-    """The policy applied to the patient's repayment record and latest score on record."""
+def credit_limits_recompute(*, patient: Patient) -> int:
+    """The policy applied to the patient's repayment record and latest score on record. How
+    many limits changed."""
     return credit_limits_recompute_many(patient_ids=[patient.pk])
 
 
-def credit_limits_recompute_many(*, patient_ids: Iterable[int]) -> list[CreditLimitChange]:
+def credit_limits_recompute_many(*, patient_ids: Iterable[int]) -> int:
     """The policy applied to the repayment records and latest scores of many patients (the
     nightly recomputation in chunks, and the overdue sweep), in a constant number of
     statements however many they are."""

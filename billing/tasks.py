@@ -87,6 +87,6 @@ def recompute_credit_limits() -> int:
 def recompute_credit_limits_chunk(patient_ids: list[int]) -> int:
     """One chunk, in one transaction of a constant number of statements."""
     with transaction.atomic():
-        changed = len(credit_limits_recompute_many(patient_ids=patient_ids))
+        changed = credit_limits_recompute_many(patient_ids=patient_ids)
     logger.info("recompute_credit_limits_chunk: %d limit(s) changed", changed)
     return changed

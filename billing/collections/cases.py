@@ -41,6 +41,7 @@ from billing.models import (
     PromiseToPay,
 )
 from billing.payments.links import payment_link_create
+from creditcare.bulk import rows_insert, rows_update
 from creditcare.errors import DomainError
 from creditcare.i18n import site_language
 from creditcare.money import ZERO, money_sum, quantize
@@ -117,7 +118,7 @@ def cases_refresh(cases: list[CollectionCase], *, now: dt.datetime) -> None:
             days=days_overdue(since, now) if since else 0,
             on_top=case.on_top_since is not None and case.on_top_since <= today,
         )
-    CollectionCase.objects.bulk_update(cases, ["overdue_amount", "oldest_due_at", "priority"])
+    rows_update(cases, ["overdue_amount", "oldest_due_at", "priority"])
 
 
 def case_due_by(now: dt.datetime) -> dt.datetime:
@@ -130,10 +131,11 @@ def case_due_by(now: dt.datetime) -> dt.datetime:
     return next_day - dt.timedelta(microseconds=1)
 
 
-def cases_open(*, patient_ids: Iterable[int], now: dt.datetime) -> list[CollectionCase]:
+def cases_open(*, patient_ids: Iterable[int], now: dt.datetime) -> list[int]:
     """Open a case, with its event, for each of these patients who has a bill overdue
-    COLLECTION_CASE_AFTER_DAYS days (China time) and no open case, in three statements. The
-    caller holds the patients' credit lines, so no other sweep opens one meanwhile."""
+    COLLECTION_CASE_AFTER_DAYS days (China time) and no open case, in three statements: the
+    cases' ids. The caller holds the patients' credit lines, so no other sweep opens one
+    meanwhile."""
     open_cases = CollectionCase.objects.filter(status=CaseStatus.OPEN)
     needing = (
         overdue_bills(now=case_due_by(now))
@@ -143,8 +145,15 @@ def cases_open(*, patient_ids: Iterable[int], now: dt.datetime) -> list[Collecti
         .distinct()
         .order_by("patient_id")
     )
-    cases = CollectionCase.objects.bulk_create([CollectionCase(patient_id=p) for p in needing])
-    CaseEvent.objects.bulk_create([CaseEvent(case=c, kind=CaseEventKind.OPENED) for c in cases])
+    patient_ids, opened_at = list(needing), timezone.now()
+    cases = rows_insert(
+        CollectionCase, {"patient_id": patient_ids, "opened_at": opened_at}, count=len(patient_ids)
+    )
+    rows_insert(
+        CaseEvent,
+        {"case_id": cases, "kind": CaseEventKind.OPENED.value, "created_at": opened_at},
+        count=len(cases),
+    )
     return cases
 
 
@@ -175,7 +184,7 @@ def cases_review(*, cases: list[CollectionCase], now: dt.datetime) -> list[Colle
             events.append(
                 CaseEvent(case=case, kind=CaseEventKind.PROMISE_KEPT, amount=promise.amount)
             )
-    PromiseToPay.objects.bulk_update(kept, ["status", "resolved_at"])
+    rows_update(kept, ["status", "resolved_at"])
     # Nothing owed past due (a plan's future instalments included) closes the case.
     closed = [case for case in cases if case.patient_id not in owed]
     with site_language():
@@ -184,7 +193,7 @@ def cases_review(*, cases: list[CollectionCase], now: dt.datetime) -> list[Colle
         case.close()
         case.closed_at = now
         events.append(CaseEvent(case=case, kind=CaseEventKind.CLOSED, note=note))
-    CollectionCase.objects.bulk_update(closed, ["status", "closed_at"])
+    rows_update(closed, ["status", "closed_at"])
     CaseEvent.objects.bulk_create(events)
     return closed
 

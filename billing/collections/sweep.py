@@ -110,7 +110,7 @@ def _chunk_sweep(patient_ids: list[int], *, bill_ids: list[int], as_of: dt.datet
         bills=marked,
         suspended=len(suspended),
         reactivated=len(reactivated),
-        limits=len(limits),
+        limits=limits,
         cases_opened=len(opened),
         cases_closed=len(closed),
     )

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         ids = patients.values_list("pk", flat=True).iterator(chunk_size=settings.SWEEP_CHUNK)
         for chunk in batched(ids, settings.SWEEP_CHUNK):
             with transaction.atomic():  # as the nightly task's chunks
-                changed += len(credit_limits_recompute_many(patient_ids=chunk))
+                changed += credit_limits_recompute_many(patient_ids=chunk)
             done += len(chunk)
             bar(done, total)
         bar.close()
