@@ -272,25 +272,25 @@ def _agreement_transition(
             agreement, name=name, actor=actor, reason=reason, for_overdue=for_overdue
         )
         agreement.save(update_fields=["status", "suspended_for_overdue"])
-        event.save()
+        AgreementEvent.objects.create(**event)
     return agreement
 
 
 def _transition_apply(
     agreement: CreditAgreement, *, name: str, actor: User | None, reason: str, for_overdue: bool
-) -> AgreementEvent:
-    """Move the (locked) agreement in memory; its unsaved event."""
+) -> dict:
+    """Move the (locked) agreement in memory; the fields of its event."""
     from_status = agreement.status
     getattr(agreement, name)()
     agreement.suspended_for_overdue = for_overdue and name == "suspend"
-    return AgreementEvent(
-        agreement=agreement,
-        transition=name,
-        from_status=from_status,
-        to_status=agreement.status,
-        actor=actor,
-        reason=reason,
-    )
+    return {
+        "agreement_id": agreement.pk,
+        "transition": name,
+        "from_status": from_status,
+        "to_status": agreement.status,
+        "actor_id": actor.pk if actor else None,
+        "reason": reason,
+    }
 
 
 def _agreements_transition_many(
@@ -308,15 +308,8 @@ def _agreements_transition_many(
         for a in moved
     ]
     rows_update(moved, ["status", "suspended_for_overdue"])
-    rows_insert(
-        AgreementEvent,
-        {
-            field: [getattr(event, field) for event in events]
-            for field in ("agreement_id", "transition", "from_status", "to_status", "reason")
-        }
-        | {"created_at": timezone.now()},
-        count=len(events),
-    )
+    columns = {field: [event[field] for event in events] for field in events[0]} if events else {}
+    rows_insert(AgreementEvent, columns | {"created_at": timezone.now()}, count=len(events))
     return moved
 
 

@@ -253,9 +253,9 @@ def timed_mark() -> dict:
 
     def mark() -> dict:
         marked = 0
-        for _patients, bill_ids in sweep_chunks(as_of=timezone.now()):
+        for _patients, bills in sweep_chunks(as_of=timezone.now()):
             with transaction.atomic():
-                marked += bills_mark_overdue(bill_ids=bill_ids)
+                marked += bills_mark_overdue(bill_ids=[b for ids in bills.values() for b in ids])
         return {"bills": marked}
 
     return timed(mark)

@@ -65,17 +65,17 @@ def overdue_sweep(
     as_of = min(as_of or timezone.now(), timezone.now())
     result = SweepResult(promises_broken=promises_resolve(now=as_of))
     chunks = list(sweep_chunks(as_of=as_of))
-    for done, (patient_ids, bill_ids) in enumerate(chunks, 1):
-        result += _chunk_sweep(patient_ids, bill_ids=bill_ids, as_of=as_of)
+    for done, (patient_ids, bills) in enumerate(chunks, 1):
+        result += _chunk_sweep(patient_ids, bills=bills, as_of=as_of)
         if progress:
             progress(done, len(chunks))
     logger.info("overdue sweep as of %s: %s", as_of.isoformat(), result.summary())
     return result
 
 
-def sweep_chunks(*, as_of: dt.datetime) -> Iterator[tuple[list[int], list[int]]]:
-    """The sweep's chunks of ``SWEEP_CHUNK`` patients, each with its unpaid bills due by
-    ``as_of`` (to mark overdue): those patients, and the others the sweep concerns."""
+def sweep_chunks(*, as_of: dt.datetime) -> Iterator[tuple[list[int], dict[int, list[int]]]]:
+    """The sweep's chunks of ``SWEEP_CHUNK`` patients, each with the unpaid bills due by
+    ``as_of`` (to mark overdue) of those who have some, by patient."""
     due: dict[int, list[int]] = defaultdict(list)
     for bill_id, patient_id in Bill.objects.filter(
         status=BillStatus.UNPAID, due_at__lte=as_of
@@ -83,7 +83,7 @@ def sweep_chunks(*, as_of: dt.datetime) -> Iterator[tuple[list[int], list[int]]]
         due[patient_id].append(bill_id)
     patients = sorted(due.keys() | _patients_to_review(as_of=as_of))
     for chunk in batched(patients, settings.SWEEP_CHUNK):
-        yield chunk, [bill_id for patient_id in chunk for bill_id in due.get(patient_id, ())]
+        yield chunk, {patient_id: due[patient_id] for patient_id in chunk if patient_id in due}
 
 
 def bills_mark_overdue(*, bill_ids: list[int]) -> int:
@@ -93,16 +93,17 @@ def bills_mark_overdue(*, bill_ids: list[int]) -> int:
     )
 
 
-def _chunk_sweep(patient_ids: list[int], *, bill_ids: list[int], as_of: dt.datetime) -> SweepResult:
+def _chunk_sweep(
+    patient_ids: list[int], *, bills: dict[int, list[int]], as_of: dt.datetime
+) -> SweepResult:
     """One chunk of patients, in one transaction: bills marked, agreements reviewed, limits
     of those with newly overdue bills recomputed, cases opened, refreshed and closed."""
     with transaction.atomic():
-        # Their credit lines first, in the one lock order: no payment lands meanwhile.
-        locks.credit_lines_lock_many(patient_ids=patient_ids)
-        marked = bills_mark_overdue(bill_ids=bill_ids)
+        # The agreements first: their review locks the chunk's credit lines (the lock order),
+        # and marking the bills changes nothing it reads (unpaid and overdue are both owed).
         suspended, reactivated = agreements_review(patient_ids=patient_ids, as_of=as_of)
-        newly_overdue = Bill.objects.filter(pk__in=bill_ids).values_list("patient_id", flat=True)
-        limits = credit_limits_recompute_many(patient_ids=set(newly_overdue))
+        marked = bills_mark_overdue(bill_ids=[b for ids in bills.values() for b in ids])
+        limits = credit_limits_recompute_many(patient_ids=bills)
         opened = cases_open(patient_ids=patient_ids, now=as_of)
         open_cases = locks.open_cases_lock_many(patient_ids=patient_ids)
         closed = cases_review(cases=open_cases, now=as_of)
