@@ -3,16 +3,17 @@ reminders) are called inside the transaction of their cause; the rest runs in Ce
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import groupby
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.utils import timezone, translation
 
 from creditcare.batching import batched
@@ -55,16 +56,35 @@ class Sms:
 
     def message(self) -> SmsMessage:
         """The unsaved outbox row, its text rendered in its language."""
-        language = self.language or settings.SMS_DEFAULT_LANGUAGE
+        (row,) = _rows([self])
+        return SmsMessage(**row)
+
+
+def _rows(messages: Iterable[Sms]) -> list[dict[str, str]]:
+    """The columns each message has of its own, in order, its text rendered from its
+    template in its language: the one way a text is made, for ``sms_queue`` and
+    ``sms_queue_many``. A run of messages of the same template and language is rendered
+    under one switch of language (for a batch of reminders, switching per message cost as
+    much as the rendering)."""
+
+    def kind(sms: Sms) -> tuple[str, str]:
+        return sms.template, sms.language or settings.SMS_DEFAULT_LANGUAGE
+
+    rows = []
+    for (template, language), run in groupby(messages, key=kind):
+        compiled = get_template(f"sms/{template}.txt")
         with translation.override(language):
-            body = render_to_string(f"sms/{self.template}.txt", self.context).strip()
-        return SmsMessage(
-            to=str(self.to),
-            template=self.template,
-            body=body,
-            language=language,
-            dedup_key=self.dedup_key,
-        )
+            rows += [
+                {
+                    "to": str(sms.to),
+                    "template": template,
+                    "body": compiled.render(sms.context).strip(),
+                    "language": language,
+                    "dedup_key": sms.dedup_key,
+                }
+                for sms in run
+            ]
+    return rows
 
 
 def sms_queue(
@@ -90,7 +110,7 @@ def sms_queue(
     return message
 
 
-# Rows per INSERT (14 parameters each, well under PostgreSQL's 65,535), and messages per
+# Rows per INSERT (15 parameters each, well under PostgreSQL's 65,535), and messages per
 # sending task: small enough that a batch spreads over every worker of the bulk queue.
 SMS_INSERT_CHUNK = 1000
 SMS_SEND_CHUNK = 100
@@ -106,7 +126,7 @@ def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
     """
     ids: list[int] = []
     for chunk in batched(messages, SMS_INSERT_CHUNK):
-        ids += _insert_new([m.message() for m in chunk])
+        ids += _insert_new(_rows(chunk))
     ids.sort()
     for chunk in batched(ids, SMS_SEND_CHUNK):
         # robust: as in sms_queue; the sweep sends what a lost task did not.
@@ -114,23 +134,29 @@ def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
     return ids
 
 
-def _insert_new(messages: list[SmsMessage]) -> list[int]:
+def _insert_new(rows: list[dict[str, str]]) -> list[int]:
     """``INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING id``: the ids of the rows
-    written, which ``bulk_create(ignore_conflicts=True)`` does not give. Every column comes
-    from the model (its defaults, ``created_at`` from the clock), as ``save()`` would write."""
-    if not messages:
+    written, which ``bulk_create(ignore_conflicts=True)`` does not give. Besides each row's
+    own columns, every column is what ``save()`` would write for a new message (the model's
+    defaults, ``created_at`` from the clock), prepared once for the lot rather than per row
+    (model instances and their fields' preparation cost a tenth of a batch of reminders)."""
+    if not rows:
         return []
     meta, quote = SmsMessage._meta, connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    row = f"({', '.join(['%s'] * len(fields))})"
+    new = SmsMessage()
+    common = {f.attname: f.get_db_prep_save(f.pre_save(new, add=True), connection) for f in fields}
+    values = f"({', '.join(['%s'] * len(fields))})"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row] * len(messages))} "
+        f"VALUES {', '.join([values] * len(rows))} "
         f"ON CONFLICT ({quote(meta.get_field('dedup_key').column)}) DO NOTHING "
         f"RETURNING {quote(meta.pk.column)}"
     )
     params = [
-        f.get_db_prep_save(f.pre_save(m, add=True), connection) for m in messages for f in fields
+        f.get_db_prep_save(row[f.attname], connection) if f.attname in row else common[f.attname]
+        for row in rows
+        for f in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -1,7 +1,7 @@
 """The outbox in bulk: many messages in one statement, each written and sent once."""
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from itertools import count
 from urllib.parse import parse_qs
 
@@ -38,6 +38,24 @@ def test_a_message_written_in_bulk_is_the_row_sms_queue_writes():
     differ = {f for f in fields if getattr(alone, f) != getattr(bulk, f)}
     assert differ == {"id", "dedup_key"}
     assert "visit" in bulk.body and bulk.status == SmsStatus.QUEUED
+
+
+def test_a_batch_in_two_languages_gets_each_text_in_its_own_in_order():
+    batch = [
+        visit_started("zh-1"),
+        visit_started("en-1", language="en"),
+        visit_started("en-2", language="en"),
+        visit_started("zh-2"),
+    ]
+    ids = sms_queue_many(batch)
+    written = list(SmsMessage.objects.filter(pk__in=ids).order_by("pk"))
+    assert [m.dedup_key for m in written] == ["zh-1", "en-1", "en-2", "zh-2"]
+    assert [m.language for m in written] == ["zh-hans", "en", "en", "zh-hans"]
+    assert all(("visit" in m.body) == (m.language == "en") for m in written)
+    # Each text is the one sms_queue writes for the same message.
+    for message, sms in zip(written, batch, strict=True):
+        alone = sms_queue(**asdict(replace(sms, dedup_key=f"alone-{sms.dedup_key}")))
+        assert message.body == alone.body
 
 
 def test_keys_already_written_are_skipped_and_each_message_is_sent_once(
