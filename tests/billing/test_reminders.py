@@ -2,15 +2,18 @@
 
 import datetime as dt
 import secrets
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from billing.collections.reminders import REMINDER_CHUNK, reminders_send
+from billing.collections.reminders import REMINDER_CHUNK, reminder_text_context, reminders_send
 from billing.models import Bill, PaymentLink, Visit
 from notifications.models import SmsMessage
+from notifications.services import Sms
 from tests.billing.test_overdue import CLOSED, DUE, bill_closed_at
 
 pytestmark = pytest.mark.django_db
@@ -52,11 +55,31 @@ def test_statements_grow_with_the_chunks_not_the_bills(his, card):
     chunks = -(-1500 // REMINDER_CHUNK)
     inserts = [q for q in queries if q["sql"].startswith("INSERT")]
     assert len(inserts) == chunks
-    # What is due: a statement per step and kind (12); each chunk: bills, their links, the
-    # INSERT and its savepoint.
-    assert len(queries) <= 12 + 5 * chunks
+    # What is due: a statement per step and kind (12); each chunk: the bills with their
+    # links, the INSERT and its savepoint.
+    assert len(queries) <= 12 + 4 * chunks
     reminders = SmsMessage.objects.filter(template="bill_reminder")
     assert reminders.count() == 1500
     for one in [bill, others[-1]]:  # each with its own link
         body = reminders.get(dedup_key=f"reminder:{one.pk}:1d").body
         assert one.payment_link.token in body
+
+
+def test_a_reminder_in_a_batch_says_what_one_sent_alone_says(his, card):
+    bill = bill_closed_at(his, card, CLOSED, amount="35.00")
+    Bill.objects.filter(pk=bill.pk).update(paid_amount=Decimal("10.00"))  # paid in part
+    with time_machine.travel(LATE, tick=False):
+        assert reminders_send() == 1
+        bill.refresh_from_db()
+        alone = Sms(
+            to=bill.patient.phone,
+            template="bill_reminder",
+            context=reminder_text_context(
+                bill=bill, amount=bill.amount_due, link=bill.payment_link, now=timezone.now()
+            ),
+            dedup_key="alone",
+        ).message()
+    batch = SmsMessage.objects.get(dedup_key=f"reminder:{bill.pk}:1d")
+    assert (batch.to, batch.body, batch.language) == (alone.to, alone.body, alone.language)
+    assert batch.to == str(bill.patient.phone)
+    assert "25.00" in batch.body and bill.payment_link.token in batch.body
