@@ -126,7 +126,7 @@ def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
     """
     ids: list[int] = []
     for chunk in batched(messages, SMS_INSERT_CHUNK):
-        ids += _insert_new(_rows(chunk))
+        ids += _insert_new(_rows(chunk), bulk=True)
     ids.sort()
     for chunk in batched(ids, SMS_SEND_CHUNK):
         # robust: as in sms_queue; the sweep sends what a lost task did not.
@@ -134,7 +134,7 @@ def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
     return ids
 
 
-def _insert_new(rows: list[dict[str, str]]) -> list[int]:
+def _insert_new(rows: list[dict[str, str]], *, bulk: bool) -> list[int]:
     """``INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING id``: the ids of the rows
     written, which ``bulk_create(ignore_conflicts=True)`` does not give. Besides each row's
     own columns, every column is what ``save()`` would write for a new message (the model's
@@ -144,7 +144,7 @@ def _insert_new(rows: list[dict[str, str]]) -> list[int]:
         return []
     meta, quote = SmsMessage._meta, connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    new = SmsMessage()
+    new = SmsMessage(bulk=bulk)
     common = {f.attname: f.get_db_prep_save(f.pre_save(new, add=True), connection) for f in fields}
     values = f"({', '.join(['%s'] * len(fields))})"
     sql = (
@@ -224,13 +224,19 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
     * ``sending`` too long (a worker died, or the provider did not answer): found at the
       provider -> sent; not found -> queued again and re-sent.
     * ``queued`` too long (the task was never enqueued: the broker was down at commit, or
-      the task was lost): sent again (the claim makes a duplicate task harmless).
+      the task was lost), or held until now: sent again (the claim makes a duplicate task
+      harmless).
+
+    Each goes back to the queue it was first sent on: what ``sms_queue_many`` wrote in
+    chunks on ``sms-bulk``, so that the reminders held overnight never go out on the queue
+    of codes and receipts at 08:00.
     """
 
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.SMS_STUCK_SECONDS)
     backend = get_backend()
     moved = 0
+    again: dict[int, bool] = {}  # message id -> sent in bulk
     stuck = SmsMessage.objects.filter(status=SmsStatus.SENDING, claimed_at__lt=cutoff)
     for message in stuck.order_by("pk")[:500]:
         try:
@@ -258,14 +264,27 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
         ).update(**update):
             moved += 1
             if not found:
-                send_sms.delay(message.pk)
+                again[message.pk] = message.bulk
     forgotten = SmsMessage.objects.filter(status=SmsStatus.QUEUED, created_at__lt=cutoff).filter(
         Q(not_before=None) | Q(not_before__lte=now)
     )
-    for message_id in forgotten.order_by("pk").values_list("pk", flat=True)[:500]:
-        send_sms.delay(message_id)
-        moved += 1
+    # A share for each kind: a morning's backlog of reminders never holds up a lost code.
+    for bulk in (False, True):
+        resent = list(forgotten.filter(bulk=bulk).order_by("pk").values_list("pk", flat=True)[:500])
+        again.update(dict.fromkeys(resent, bulk))
+        moved += len(resent)
+    _send_again(again)
     return moved
+
+
+def _send_again(messages: dict[int, bool]) -> None:
+    """Enqueue messages (id -> sent in bulk) again as they were first: one task each on the
+    ``sms`` queue, or in chunks on ``sms-bulk``."""
+    for message_id, bulk in messages.items():
+        if not bulk:
+            send_sms.delay(message_id)
+    for chunk in batched(sorted(pk for pk, bulk in messages.items() if bulk), SMS_SEND_CHUNK):
+        send_sms_chunk.delay(chunk)
 
 
 TWILIO_STATUSES = {
