@@ -11,6 +11,8 @@ Delivery receipts move ``sent`` to ``delivered`` or ``failed``. A row left in ``
 worker died mid-call) is reconciled by a periodic task: found at the provider -> ``sent``,
 not found -> ``queued`` again. A message whose cause has gone by the time a worker claims it
 (a reminder for a bill paid meanwhile) is ``cancelled`` instead of sent: see ``send_check``.
+Messages written in a batch (``bulk``: the morning's reminders) are sent, and sent again, in
+chunks from a queue of their own, so that they never hold up a verification code.
 """
 
 from django.db import models
@@ -43,6 +45,9 @@ class SmsMessage(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     # Held until then (a reminder whose turn came in quiet hours); the sweep sends it after.
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    # Written in a batch (sms_queue_many: reminders): sent, and sent again by the sweep, in
+    # chunks on the sms-bulk queue, never on the queue of codes and receipts.
+    bulk = models.BooleanField(_("sent in bulk"), default=False)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
 

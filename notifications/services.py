@@ -3,16 +3,17 @@ reminders) are called inside the transaction of their cause; the rest runs in Ce
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import groupby
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.utils import timezone, translation
 
 from creditcare.batching import batched
@@ -55,16 +56,35 @@ class Sms:
 
     def message(self) -> SmsMessage:
         """The unsaved outbox row, its text rendered in its language."""
-        language = self.language or settings.SMS_DEFAULT_LANGUAGE
+        (row,) = _rows([self])
+        return SmsMessage(**row)
+
+
+def _rows(messages: Iterable[Sms]) -> list[dict[str, str]]:
+    """The columns each message has of its own, in order, its text rendered from its
+    template in its language: the one way a text is made, for ``sms_queue`` and
+    ``sms_queue_many``. A run of messages of the same template and language is rendered
+    under one switch of language (for a batch of reminders, switching per message cost as
+    much as the rendering)."""
+
+    def kind(sms: Sms) -> tuple[str, str]:
+        return sms.template, sms.language or settings.SMS_DEFAULT_LANGUAGE
+
+    rows = []
+    for (template, language), run in groupby(messages, key=kind):
+        compiled = get_template(f"sms/{template}.txt")
         with translation.override(language):
-            body = render_to_string(f"sms/{self.template}.txt", self.context).strip()
-        return SmsMessage(
-            to=str(self.to),
-            template=self.template,
-            body=body,
-            language=language,
-            dedup_key=self.dedup_key,
-        )
+            rows += [
+                {
+                    "to": str(sms.to),
+                    "template": template,
+                    "body": compiled.render(sms.context).strip(),
+                    "language": language,
+                    "dedup_key": sms.dedup_key,
+                }
+                for sms in run
+            ]
+    return rows
 
 
 def sms_queue(
@@ -90,7 +110,7 @@ def sms_queue(
     return message
 
 
-# Rows per INSERT (14 parameters each, well under PostgreSQL's 65,535), and messages per
+# Rows per INSERT (15 parameters each, well under PostgreSQL's 65,535), and messages per
 # sending task: small enough that a batch spreads over every worker of the bulk queue.
 SMS_INSERT_CHUNK = 1000
 SMS_SEND_CHUNK = 100
@@ -106,7 +126,7 @@ def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
     """
     ids: list[int] = []
     for chunk in batched(messages, SMS_INSERT_CHUNK):
-        ids += _insert_new([m.message() for m in chunk])
+        ids += _insert_new(_rows(chunk), bulk=True)
     ids.sort()
     for chunk in batched(ids, SMS_SEND_CHUNK):
         # robust: as in sms_queue; the sweep sends what a lost task did not.
@@ -114,23 +134,29 @@ def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
     return ids
 
 
-def _insert_new(messages: list[SmsMessage]) -> list[int]:
+def _insert_new(rows: list[dict[str, str]], *, bulk: bool) -> list[int]:
     """``INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING id``: the ids of the rows
-    written, which ``bulk_create(ignore_conflicts=True)`` does not give. Every column comes
-    from the model (its defaults, ``created_at`` from the clock), as ``save()`` would write."""
-    if not messages:
+    written, which ``bulk_create(ignore_conflicts=True)`` does not give. Besides each row's
+    own columns, every column is what ``save()`` would write for a new message (the model's
+    defaults, ``created_at`` from the clock), prepared once for the lot rather than per row
+    (model instances and their fields' preparation cost a tenth of a batch of reminders)."""
+    if not rows:
         return []
     meta, quote = SmsMessage._meta, connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    row = f"({', '.join(['%s'] * len(fields))})"
+    new = SmsMessage(bulk=bulk)
+    common = {f.attname: f.get_db_prep_save(f.pre_save(new, add=True), connection) for f in fields}
+    values = f"({', '.join(['%s'] * len(fields))})"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row] * len(messages))} "
+        f"VALUES {', '.join([values] * len(rows))} "
         f"ON CONFLICT ({quote(meta.get_field('dedup_key').column)}) DO NOTHING "
         f"RETURNING {quote(meta.pk.column)}"
     )
     params = [
-        f.get_db_prep_save(f.pre_save(m, add=True), connection) for m in messages for f in fields
+        f.get_db_prep_save(row[f.attname], connection) if f.attname in row else common[f.attname]
+        for row in rows
+        for f in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -198,13 +224,19 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
     * ``sending`` too long (a worker died, or the provider did not answer): found at the
       provider -> sent; not found -> queued again and re-sent.
     * ``queued`` too long (the task was never enqueued: the broker was down at commit, or
-      the task was lost): sent again (the claim makes a duplicate task harmless).
+      the task was lost), or held until now: sent again (the claim makes a duplicate task
+      harmless).
+
+    Each goes back to the queue it was first sent on: what ``sms_queue_many`` wrote in
+    chunks on ``sms-bulk``, so that the reminders held overnight never go out on the queue
+    of codes and receipts at 08:00.
     """
 
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.SMS_STUCK_SECONDS)
     backend = get_backend()
     moved = 0
+    again: dict[int, bool] = {}  # message id -> sent in bulk
     stuck = SmsMessage.objects.filter(status=SmsStatus.SENDING, claimed_at__lt=cutoff)
     for message in stuck.order_by("pk")[:500]:
         try:
@@ -232,14 +264,27 @@ def sms_reconcile_stuck(*, now: dt.datetime | None = None) -> int:
         ).update(**update):
             moved += 1
             if not found:
-                send_sms.delay(message.pk)
+                again[message.pk] = message.bulk
     forgotten = SmsMessage.objects.filter(status=SmsStatus.QUEUED, created_at__lt=cutoff).filter(
         Q(not_before=None) | Q(not_before__lte=now)
     )
-    for message_id in forgotten.order_by("pk").values_list("pk", flat=True)[:500]:
-        send_sms.delay(message_id)
-        moved += 1
+    # A share for each kind: a morning's backlog of reminders never holds up a lost code.
+    for bulk in (False, True):
+        resent = list(forgotten.filter(bulk=bulk).order_by("pk").values_list("pk", flat=True)[:500])
+        again.update(dict.fromkeys(resent, bulk))
+        moved += len(resent)
+    _send_again(again)
     return moved
+
+
+def _send_again(messages: dict[int, bool]) -> None:
+    """Enqueue messages (id -> sent in bulk) again as they were first: one task each on the
+    ``sms`` queue, or in chunks on ``sms-bulk``."""
+    for message_id, bulk in messages.items():
+        if not bulk:
+            send_sms.delay(message_id)
+    for chunk in batched(sorted(pk for pk, bulk in messages.items() if bulk), SMS_SEND_CHUNK):
+        send_sms_chunk.delay(chunk)
 
 
 TWILIO_STATUSES = {

@@ -138,6 +138,30 @@ def celery_worker():
 
 
 @pytest.fixture
+def published():
+    """Tasks handed to the broker instead of run inline, as (task, queue, args): what the
+    workers of each queue would get. The broker's queues are emptied afterwards."""
+    from celery.signals import after_task_publish
+
+    from creditcare.celery import app
+
+    sent: list[tuple[str, str, list]] = []
+
+    def record(sender=None, body=None, routing_key=None, **_):
+        args, _kwargs, _embed = body
+        sent.append((sender, routing_key, list(args)))
+
+    after_task_publish.connect(record, weak=False)
+    app.conf.task_always_eager = False
+    try:
+        yield sent
+    finally:
+        app.conf.task_always_eager = True
+        after_task_publish.disconnect(record)
+        app.control.purge()
+
+
+@pytest.fixture
 def in_process_requests():
     """Keep the test's database connection across requests made through the WSGI
     application itself, as Django's test client does (the handler would close it at the end

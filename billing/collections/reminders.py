@@ -5,13 +5,14 @@ outbox once per bill and step, sent only in ``REMINDER_SENDING_HOURS``.
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
+from django.db.models import CharField, Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -22,9 +23,10 @@ from billing.models import (
     CaseStatus,
     CollectionCase,
     Instalment,
+    PaymentLink,
     PaymentPlan,
 )
-from billing.payments.links import payment_link_url
+from billing.payments.links import payment_link_url, payment_token_url
 from creditcare.batching import Progress, batched
 from notifications.models import SmsMessage
 from notifications.services import Sms, send_check, sms_queue_many
@@ -124,27 +126,95 @@ def reminders_due(*, now: dt.datetime) -> list[tuple[ReminderStep, str, list[int
 
 
 def reminder_text_context(
-    *, bill: Bill, amount, link, now: dt.datetime, due_at: dt.datetime | None = None
+    *,
+    bill: Bill,
+    amount: Decimal,
+    link: PaymentLink,
+    now: dt.datetime,
+    due_at: dt.datetime | None = None,
+) -> dict:
+    """What a reminder of ``bill`` says (``due_at``: its instalment's, for one of its plan)."""
+    return reminder_text(
+        patient_name=bill.patient.name,
+        institution=bill.institution.name,
+        amount=amount,
+        due_at=due_at or bill.due_at,
+        link_url=payment_link_url(link),
+        now=now,
+    )
+
+
+def reminder_text(
+    *,
+    patient_name: str,
+    institution: str,
+    amount: Decimal,
+    due_at: dt.datetime,
+    link_url: str,
+    now: dt.datetime,
 ) -> dict:
     """What a reminder says: who, where, how much, by when or how many days late, the link."""
-    due_at = due_at or bill.due_at
     return {
-        "patient_name": bill.patient.name,
-        "institution": bill.institution.name,
+        "patient_name": patient_name,
+        "institution": institution,
         "amount": amount,
         "due_at": due_at,
         "days": days_overdue(due_at, now) if due_at <= now else 0,
-        "link": payment_link_url(link),
+        "link": link_url,
     }
 
 
-REMINDER_BILL_FIELDS = [
-    *("status", "self_pay", "paid_amount", "due_at", "patient", "institution"),
-    *("patient__name", "patient__phone", "institution__name"),
-]
 # Reminders per transaction: one read of the bills, one INSERT of their messages, one commit,
 # whatever the size of the chunk (sms_queue_many writes up to 1,000 rows in one statement).
 REMINDER_CHUNK = 1000
+
+
+def _bill_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, str, dict]]:
+    """(bill id, phone, text context) of each bill still owed. A morning's batch reads 100k
+    bills: each a model with only what its amount needs, the rest plain columns (models of
+    their patients, institutions and links cost more than rendering the texts)."""
+    own_link = PaymentLink.objects.filter(bill_id=OuterRef("pk"), instalment=None)
+    bills = (
+        _owed_bills()
+        .filter(pk__in=ids)
+        .only("status", "self_pay", "paid_amount", "due_at")
+        .annotate(
+            patient_name=F("patient__name"),
+            # The stored E.164 text, which is what str() of the parsed number gives.
+            phone=Cast("patient__phone", CharField()),
+            institution_name=F("institution__name"),
+            link_token=Subquery(own_link.values("token")[:1]),
+        )
+    )
+    for bill in bills:
+        context = reminder_text(
+            patient_name=bill.patient_name,
+            institution=bill.institution_name,
+            amount=bill.amount_due,
+            due_at=bill.due_at,
+            link_url=payment_token_url(bill.link_token),
+            now=now,
+        )
+        yield bill.pk, bill.phone, context
+
+
+def _instalment_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, str, dict]]:
+    """(instalment id, phone, text context) of each instalment still owed: a few, by plan."""
+    instalments = (
+        _owed_instalments()
+        .filter(pk__in=ids)
+        .select_related("plan__bill__patient", "plan__bill__institution", "payment_link")
+    )
+    for instalment in instalments:
+        bill = instalment.plan.bill
+        context = reminder_text_context(
+            bill=bill,
+            amount=min(instalment.amount, bill.amount_due),
+            link=instalment.payment_link,
+            now=now,
+            due_at=instalment.due_at,
+        )
+        yield instalment.pk, bill.patient.phone, context
 
 
 def reminders_queue(
@@ -152,40 +222,16 @@ def reminders_queue(
 ) -> int:
     """Queue the step's reminder for each bill (or instalment) still owed, in one statement.
     Returns how many were queued (not those another run queued meanwhile)."""
-    rows = REMINDED[prefix]().filter(pk__in=list(ids))
-    if prefix == "i":
-        rows = rows.select_related("plan__bill__patient", "plan__bill__institution", "payment_link")
-    else:
-        # Only what the text needs: a morning's batch reads 100k bills and their patients.
-        rows = (
-            rows.select_related("patient", "institution")
-            .only(*REMINDER_BILL_FIELDS)
-            .prefetch_related("payment_links")
+    read = _instalment_reminders if prefix == "i" else _bill_reminders
+    messages = [
+        Sms(
+            to=phone,
+            template="bill_reminder",
+            context=context,
+            dedup_key=f"reminder:{prefix}{pk}:{step.key}",
         )
-    messages = []
-    for row in rows:
-        if prefix == "i":
-            bill = row.plan.bill
-            context = reminder_text_context(
-                bill=bill,
-                amount=min(row.amount, bill.amount_due),
-                link=row.payment_link,
-                now=now,
-                due_at=row.due_at,
-            )
-        else:
-            bill = row
-            context = reminder_text_context(
-                bill=bill, amount=bill.amount_due, link=bill.payment_link, now=now
-            )
-        messages.append(
-            Sms(
-                to=bill.patient.phone,
-                template="bill_reminder",
-                context=context,
-                dedup_key=f"reminder:{prefix}{row.pk}:{step.key}",
-            )
-        )
+        for pk, phone, context in read(list(ids), now)
+    ]
     with transaction.atomic():
         return len(sms_queue_many(messages))
 

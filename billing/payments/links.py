@@ -36,4 +36,9 @@ def public_url(viewname: str, *args) -> str:
 
 
 def payment_link_url(link: PaymentLink) -> str:
-    return public_url("pay:link", link.token)
+    return payment_token_url(link.token)
+
+
+def payment_token_url(token: str) -> str:
+    """A payment link's address from its token alone: what a batch of reminders reads."""
+    return public_url("pay:link", token)

@@ -1,7 +1,7 @@
 """The outbox in bulk: many messages in one statement, each written and sent once."""
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from itertools import count
 from urllib.parse import parse_qs
 
@@ -9,10 +9,17 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from notifications.backends import locmem
 from notifications.models import SmsMessage, SmsStatus
-from notifications.services import Sms, send_sms_chunk, sms_queue, sms_queue_many
+from notifications.services import (
+    Sms,
+    send_sms_chunk,
+    sms_queue,
+    sms_queue_many,
+    sms_reconcile_stuck,
+)
 from tests.fake_http import Answer
 from tests.notifications.test_outbox import PHONE, twilio  # noqa: F401  (a fixture)
 
@@ -36,8 +43,27 @@ def test_a_message_written_in_bulk_is_the_row_sms_queue_writes():
     bulk = SmsMessage.objects.get(pk=bulk_id)
     fields = [f.attname for f in SmsMessage._meta.concrete_fields]
     differ = {f for f in fields if getattr(alone, f) != getattr(bulk, f)}
-    assert differ == {"id", "dedup_key"}
+    assert differ == {"id", "dedup_key", "bulk"}  # bulk: sent from the sms-bulk queue
     assert "visit" in bulk.body and bulk.status == SmsStatus.QUEUED
+    assert bulk.bulk and not alone.bulk
+
+
+def test_a_batch_in_two_languages_gets_each_text_in_its_own_in_order():
+    batch = [
+        visit_started("zh-1"),
+        visit_started("en-1", language="en"),
+        visit_started("en-2", language="en"),
+        visit_started("zh-2"),
+    ]
+    ids = sms_queue_many(batch)
+    written = list(SmsMessage.objects.filter(pk__in=ids).order_by("pk"))
+    assert [m.dedup_key for m in written] == ["zh-1", "en-1", "en-2", "zh-2"]
+    assert [m.language for m in written] == ["zh-hans", "en", "en", "zh-hans"]
+    assert all(("visit" in m.body) == (m.language == "en") for m in written)
+    # Each text is the one sms_queue writes for the same message.
+    for message, sms in zip(written, batch, strict=True):
+        alone = sms_queue(**asdict(replace(sms, dedup_key=f"alone-{sms.dedup_key}")))
+        assert message.body == alone.body
 
 
 def test_keys_already_written_are_skipped_and_each_message_is_sent_once(
@@ -98,3 +124,25 @@ def test_a_chunk_retries_only_the_messages_the_provider_turned_away(twilio):  # 
         (SmsStatus.SENT, 1),
     ]
     assert len(twilio.requests) == 4
+
+
+def test_the_sweep_sends_each_message_again_on_the_queue_it_was_first_sent_on(published):
+    morning = dt.datetime(2026, 3, 4, 8, 0, tzinfo=dt.UTC)
+    with time_machine.travel(morning, tick=False) as clock:
+        batch = sms_queue_many([visit_started(f"b{n}", to=f"+8613{n:09d}") for n in range(650)])
+        code = sms_queue(**asdict(visit_started("code")))  # its task lost with the broker
+        lost = batch[0]  # a worker died sending it (not at the provider)
+        SmsMessage.objects.filter(pk=lost).update(
+            status=SmsStatus.SENDING, claimed_at=timezone.now()
+        )
+        clock.shift(dt.timedelta(minutes=10))
+        sms_reconcile_stuck()
+    # The code is not held up behind 649 older reminders, and goes alone on its own queue;
+    # the reminders go in chunks on theirs, the one lost in sending too, once.
+    assert published[0] == ("notifications.tasks.send_sms", "sms", [code.pk])
+    chunks = [args[0] for task, queue, args in published[1:]]
+    assert {(task, queue) for task, queue, _ in published[1:]} == {
+        ("notifications.tasks.send_sms_chunk", "sms-bulk")
+    }
+    assert [len(c) for c in chunks] == [100] * 5
+    assert sorted(pk for chunk in chunks for pk in chunk) == batch[:500]
