@@ -107,6 +107,12 @@ def case_refresh(case: CollectionCase, *, now: dt.datetime | None = None) -> Col
 
 def cases_refresh(cases: list[CollectionCase], *, now: dt.datetime) -> None:
     """``case_refresh`` of many cases, in two statements."""
+    _cases_figure(cases, now=now)
+    rows_update(cases, ["overdue_amount", "oldest_due_at", "priority"])
+
+
+def _cases_figure(cases: list[CollectionCase], *, now: dt.datetime) -> None:
+    """Set the cases' amount, age and priority in memory, from one query."""
     overdue = overdue_by_patient(patient_ids=[case.patient_id for case in cases], now=now)
     today = timezone.localdate(now)
     for case in cases:
@@ -118,7 +124,6 @@ def cases_refresh(cases: list[CollectionCase], *, now: dt.datetime) -> None:
             days=days_overdue(since, now) if since else 0,
             on_top=case.on_top_since is not None and case.on_top_since <= today,
         )
-    rows_update(cases, ["overdue_amount", "oldest_due_at", "priority"])
 
 
 def case_due_by(now: dt.datetime) -> dt.datetime:
@@ -132,10 +137,10 @@ def case_due_by(now: dt.datetime) -> dt.datetime:
 
 
 def cases_open(*, patient_ids: Iterable[int], now: dt.datetime) -> list[int]:
-    """Open a case, with its event, for each of these patients who has a bill overdue
-    COLLECTION_CASE_AFTER_DAYS days (China time) and no open case, in three statements: the
-    cases' ids. The caller holds the patients' credit lines, so no other sweep opens one
-    meanwhile."""
+    """Open a case, with its figures and its event, for each of these patients who has a bill
+    overdue COLLECTION_CASE_AFTER_DAYS days (China time) and no open case, in four
+    statements: the cases' ids. The caller holds the patients' credit lines, so no other
+    sweep opens one meanwhile."""
     open_cases = CollectionCase.objects.filter(status=CaseStatus.OPEN)
     needing = (
         overdue_bills(now=case_due_by(now))
@@ -145,16 +150,23 @@ def cases_open(*, patient_ids: Iterable[int], now: dt.datetime) -> list[int]:
         .distinct()
         .order_by("patient_id")
     )
-    patient_ids, opened_at = list(needing), timezone.now()
-    cases = rows_insert(
-        CollectionCase, {"patient_id": patient_ids, "opened_at": opened_at}, count=len(patient_ids)
+    cases, opened_at = [CollectionCase(patient_id=p) for p in needing], timezone.now()
+    _cases_figure(cases, now=now)  # opened with their figures: no refresh needed after
+    ids = rows_insert(
+        CollectionCase,
+        {
+            field: [getattr(case, field) for case in cases]
+            for field in ("patient_id", "overdue_amount", "oldest_due_at", "priority")
+        }
+        | {"opened_at": opened_at},
+        count=len(cases),
     )
     rows_insert(
         CaseEvent,
-        {"case_id": cases, "kind": CaseEventKind.OPENED.value, "created_at": opened_at},
-        count=len(cases),
+        {"case_id": ids, "kind": CaseEventKind.OPENED.value, "created_at": opened_at},
+        count=len(ids),
     )
-    return cases
+    return ids
 
 
 def case_review(*, patient_id: int, now: dt.datetime | None = None) -> str | None:
@@ -171,6 +183,8 @@ def case_review(*, patient_id: int, now: dt.datetime | None = None) -> str | Non
 def cases_review(*, cases: list[CollectionCase], now: dt.datetime) -> list[CollectionCase]:
     """``case_review`` of many locked open cases, in a constant number of statements.
     Returns those it closed."""
+    if not cases:
+        return []
     cases_refresh(cases, now=now)
     by_id = {case.pk: case for case in cases}
     owed = _owed_by_patient((case.patient_id for case in cases), now)

@@ -104,9 +104,13 @@ def _chunk_sweep(
         suspended, reactivated = agreements_review(patient_ids=patient_ids, as_of=as_of)
         marked = bills_mark_overdue(bill_ids=[b for ids in bills.values() for b in ids])
         limits = credit_limits_recompute_many(patient_ids=bills)
-        opened = cases_open(patient_ids=patient_ids, now=as_of)
-        open_cases = locks.open_cases_lock_many(patient_ids=patient_ids)
-        closed = cases_review(cases=open_cases, now=as_of)
+        opened = set(cases_open(patient_ids=patient_ids, now=as_of))
+        open_before = [
+            case
+            for case in locks.open_cases_lock_many(patient_ids=patient_ids)
+            if case.pk not in opened  # just opened with their figures: nothing to review
+        ]
+        closed = cases_review(cases=open_before, now=as_of)
     return SweepResult(
         bills=marked,
         suspended=len(suspended),
