@@ -119,7 +119,8 @@ SMS_SEND_CHUNK = 100
 def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
     """Write many messages in the caller's transaction, one statement per thousand; they are
     sent after commit by ``send_sms_chunk`` tasks, on a queue of their own (``sms-bulk``) so
-    that a morning of reminders never holds up a verification code.
+    that a morning of reminders never holds up a verification code. They are marked ``bulk``:
+    the sweep sends them again there too. A statement's rows share one ``created_at``.
 
     A ``dedup_key`` already in the outbox (or twice in ``messages``) is skipped, as
     ``sms_queue`` would return the first message. Returns the ids of the messages written.
