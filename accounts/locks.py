@@ -9,6 +9,8 @@ Call these inside ``transaction.atomic``.
 
 from collections.abc import Iterable
 
+from django.db.models import QuerySet
+
 from accounts.models import CreditAgreement, CreditLine
 
 
@@ -20,8 +22,17 @@ def credit_lines_lock(*, patient_id: int) -> list[CreditLine]:
 def credit_lines_lock_many(*, patient_ids: Iterable[int]) -> list[CreditLine]:
     """Lock the credit lines of many patients in one statement (the overdue sweep's chunks),
     in primary-key order like every other lock of lines, so the two never deadlock."""
+    return list(_lines_for_update(patient_ids))
+
+
+def credit_line_ids_lock_many(*, patient_ids: Iterable[int]) -> list[int]:
+    """``credit_lines_lock_many`` for a caller that needs the locks, not the lines."""
+    return list(_lines_for_update(patient_ids).values_list("pk", flat=True))
+
+
+def _lines_for_update(patient_ids: Iterable[int]) -> QuerySet:
     lines = CreditLine.objects.select_for_update().filter(patient_id__in=list(patient_ids))
-    return list(lines.order_by("pk"))
+    return lines.order_by("pk")
 
 
 def credit_line_lock(*, pk: int) -> CreditLine:

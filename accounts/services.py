@@ -429,7 +429,7 @@ def credit_limits_apply_policy_many(
         # Locked before the staff-override check, so an officer's change made meanwhile wins.
         lines = credit_lines_lock_many(patient_ids=facts)
         latest_sources = dict(
-            CreditLimitChange.objects.filter(credit_line__in=lines)
+            CreditLimitChange.objects.filter(credit_line__patient_id__in=list(facts))
             .order_by("credit_line_id", "-created_at", "-pk")
             .distinct("credit_line_id")
             .values_list("credit_line_id", "source")

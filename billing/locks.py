@@ -11,13 +11,19 @@ order too, so a service names the last row it needs and gets the chain. Call the
 
 from collections.abc import Iterable
 
-from accounts.locks import credit_line_lock, credit_lines_lock, credit_lines_lock_many
+from accounts.locks import (
+    credit_line_ids_lock_many,
+    credit_line_lock,
+    credit_lines_lock,
+    credit_lines_lock_many,
+)
 from accounts.models import CreditLine, Institution
 from billing.models import Bill, CaseStatus, CollectionCase, Payment, Refund, Visit
 
 __all__ = [
     "bill_lock",
     "collection_case_lock",
+    "credit_line_ids_lock_many",
     "credit_line_lock",
     "credit_lines_lock",
     "credit_lines_lock_many",

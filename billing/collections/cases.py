@@ -189,7 +189,9 @@ def cases_review(*, cases: list[CollectionCase], now: dt.datetime) -> list[Colle
     by_id = {case.pk: case for case in cases}
     owed = _owed_by_patient((case.patient_id for case in cases), now)
     kept, events = [], []
-    for promise in PromiseToPay.objects.filter(case__in=cases, status=PromiseStatus.PENDING):
+    for promise in PromiseToPay.objects.filter(
+        case_id__in=list(by_id), status=PromiseStatus.PENDING
+    ):
         case = by_id[promise.case_id]
         if owed.get(case.patient_id, ZERO) <= promise.owed_when_made - promise.amount:
             promise.keep()

@@ -104,7 +104,7 @@ def agreements_review(
     patient_ids = list(patient_ids)
     with transaction.atomic():
         # The credit lines first: no payment lands while we decide.
-        locks.credit_lines_lock_many(patient_ids=patient_ids)
+        locks.credit_line_ids_lock_many(patient_ids=patient_ids)
         bills = Bill.objects.filter(patient_id__in=patient_ids)
         overdue: dict[int, list[int]] = defaultdict(list)
         for patient_id, bill_id in (

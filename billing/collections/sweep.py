@@ -97,20 +97,16 @@ def _chunk_sweep(
     patient_ids: list[int], *, bills: dict[int, list[int]], as_of: dt.datetime
 ) -> SweepResult:
     """One chunk of patients, in one transaction: bills marked, agreements reviewed, limits
-    of those with newly overdue bills recomputed, cases opened, refreshed and closed."""
+    of those with newly overdue bills recomputed, cases refreshed and closed, cases opened."""
     with transaction.atomic():
         # The agreements first: their review locks the chunk's credit lines (the lock order),
         # and marking the bills changes nothing it reads (unpaid and overdue are both owed).
         suspended, reactivated = agreements_review(patient_ids=patient_ids, as_of=as_of)
         marked = bills_mark_overdue(bill_ids=[b for ids in bills.values() for b in ids])
         limits = credit_limits_recompute_many(patient_ids=bills)
-        opened = set(cases_open(patient_ids=patient_ids, now=as_of))
-        open_before = [
-            case
-            for case in locks.open_cases_lock_many(patient_ids=patient_ids)
-            if case.pk not in opened  # just opened with their figures: nothing to review
-        ]
-        closed = cases_review(cases=open_before, now=as_of)
+        # The cases open already first: those about to open come with their figures.
+        closed = cases_review(cases=locks.open_cases_lock_many(patient_ids=patient_ids), now=as_of)
+        opened = cases_open(patient_ids=patient_ids, now=as_of)
     return SweepResult(
         bills=marked,
         suspended=len(suspended),
