@@ -15,7 +15,6 @@ from accounts.locks import (
     credit_line_ids_lock_many,
     credit_line_lock,
     credit_lines_lock,
-    credit_lines_lock_many,
 )
 from accounts.models import CreditLine, Institution
 from billing.models import Bill, CaseStatus, CollectionCase, Payment, Refund, Visit
@@ -26,7 +25,6 @@ __all__ = [
     "credit_line_ids_lock_many",
     "credit_line_lock",
     "credit_lines_lock",
-    "credit_lines_lock_many",
     "open_case_lock",
     "open_cases_lock_many",
     "payment_lock",

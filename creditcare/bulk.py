@@ -34,9 +34,17 @@ def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
         return cursor.rowcount
 
 
-def rows_insert(model: type[models.Model], columns: Mapping[str, object], *, count: int) -> list:
+def rows_insert(
+    model: type[models.Model],
+    columns: Mapping[str, object],
+    *,
+    count: int,
+    skip_conflicts_on: str | None = None,
+) -> list:
     """Insert ``count`` rows of ``model`` in one ``INSERT … SELECT … FROM unnest(…)``; their
-    primary keys, in order.
+    primary keys, in order. With ``skip_conflicts_on`` (a unique field), a row whose value is
+    in the table already, or earlier in the same rows, is skipped (``ON CONFLICT … DO
+    NOTHING``) and the keys are those of the rows written, which ``bulk_create`` does not give.
 
     Each column (by field name or attname) is a list of ``count`` values, or one value for
     every row; the other columns take their field's default (a time that ``auto_now_add``
@@ -62,7 +70,13 @@ def rows_insert(model: type[models.Model], columns: Mapping[str, object], *, cou
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         "SELECT * FROM unnest("
         + ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-        + f") RETURNING {quote(meta.pk.column)}"
+        + ")"
+        + (
+            f" ON CONFLICT ({quote(meta.get_field(skip_conflicts_on).column)}) DO NOTHING"
+            if skip_conflicts_on
+            else ""
+        )
+        + f" RETURNING {quote(meta.pk.column)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)

@@ -11,12 +11,13 @@ from itertools import groupby
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import get_template
 from django.utils import timezone, translation
 
 from creditcare.batching import batched
+from creditcare.bulk import rows_insert
 from notifications.backends import (
     PermanentSmsError,
     TransientSmsError,
@@ -110,8 +111,9 @@ def sms_queue(
     return message
 
 
-# Rows per INSERT (15 parameters each, well under PostgreSQL's 65,535), and messages per
-# sending task: small enough that a batch spreads over every worker of the bulk queue.
+# Rows per INSERT (one array parameter per column, so a chunk is bounded by memory, not by
+# PostgreSQL's 65,535 parameters), and messages per sending task: small enough that a batch
+# spreads over every worker of the bulk queue.
 SMS_INSERT_CHUNK = 1000
 SMS_SEND_CHUNK = 100
 
@@ -136,32 +138,16 @@ def sms_queue_many(messages: Sequence[Sms]) -> list[int]:
 
 
 def _insert_new(rows: list[dict[str, str]], *, bulk: bool) -> list[int]:
-    """``INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING id``: the ids of the rows
-    written, which ``bulk_create(ignore_conflicts=True)`` does not give. Besides each row's
-    own columns, every column is what ``save()`` would write for a new message (the model's
-    defaults, ``created_at`` from the clock), prepared once for the lot rather than per row
-    (model instances and their fields' preparation cost a tenth of a batch of reminders)."""
-    if not rows:
-        return []
-    meta, quote = SmsMessage._meta, connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    new = SmsMessage(bulk=bulk)
-    common = {f.attname: f.get_db_prep_save(f.pre_save(new, add=True), connection) for f in fields}
-    values = f"({', '.join(['%s'] * len(fields))})"
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([values] * len(rows))} "
-        f"ON CONFLICT ({quote(meta.get_field('dedup_key').column)}) DO NOTHING "
-        f"RETURNING {quote(meta.pk.column)}"
+    """The rows written, skipping a ``dedup_key`` already in the outbox: their ids. Every
+    other column is what ``save()`` would write for a new message (the model's defaults,
+    ``created_at`` from the clock)."""
+    columns = {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+    return rows_insert(
+        SmsMessage,
+        columns | {"bulk": bulk, "created_at": timezone.now()},
+        count=len(rows),
+        skip_conflicts_on="dedup_key",
     )
-    params = [
-        f.get_db_prep_save(row[f.attname], connection) if f.attname in row else common[f.attname]
-        for row in rows
-        for f in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [pk for (pk,) in cursor.fetchall()]
 
 
 def sms_send(*, message_id: int) -> SmsMessage:

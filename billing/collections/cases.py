@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import Exists, F, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,9 +76,11 @@ def case_priority(*, amount: Decimal, days: int, on_top: bool) -> int:
     return (ON_TOP if on_top else 0) + days * 10 + int(amount // 10)
 
 
-def _overdue_bills(patient_id: int, now: dt.datetime):
+def _overdue_bills(patient_ids: Iterable[int], now: dt.datetime) -> QuerySet:
     """Owed and past due, payment plans included: what keeps a case open."""
-    return Bill.objects.filter(patient_id=patient_id, status__in=BILL_OWED, due_at__lte=now)
+    return Bill.objects.filter(
+        patient_id__in=list(patient_ids), status__in=BILL_OWED, due_at__lte=now
+    )
 
 
 def _owed(patient_id: int, now: dt.datetime) -> Decimal:
@@ -90,7 +92,7 @@ def _owed(patient_id: int, now: dt.datetime) -> Decimal:
 def _owed_by_patient(patient_ids: Iterable[int], now: dt.datetime) -> dict[int, Decimal]:
     """``_owed`` of many patients in one query; those owing nothing past due are left out."""
     rows = (
-        Bill.objects.filter(patient_id__in=list(patient_ids), status__in=BILL_OWED, due_at__lte=now)
+        _overdue_bills(patient_ids, now)
         .values("patient_id")
         .annotate(owed=Sum(F("self_pay") - F("paid_amount")))
         .values_list("patient_id", "owed")
@@ -297,7 +299,7 @@ def case_resend_links(*, case: CollectionCase, actor: User) -> int:
     with transaction.atomic():
         case = _open_case(case)
         event = _event(case, CaseEventKind.LINK_RESENT, actor)
-        bills = _overdue_bills(case.patient_id, now).select_related("patient", "institution")
+        bills = _overdue_bills([case.patient_id], now).select_related("patient", "institution")
         for bill in bills.prefetch_related("payment_links").order_by("due_at"):
             link, amount = _link_to_pay(bill)
             sms_queue(
