@@ -8,6 +8,8 @@ Call these inside ``transaction.atomic``.
 """
 
 from collections.abc import Iterable
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import QuerySet
 
@@ -30,8 +32,24 @@ def credit_line_ids_lock_many(*, patient_ids: Iterable[int]) -> list[int]:
     return list(_lines_for_update(patient_ids).values_list("pk", flat=True))
 
 
+class LineLimit(NamedTuple):
+    """What deciding a line's limit needs of it, without a model instance."""
+
+    pk: int
+    patient_id: int
+    pool: str
+    limit: Decimal
+
+
+def credit_line_limits_lock_many(*, patient_ids: Iterable[int]) -> list[LineLimit]:
+    """``credit_lines_lock_many`` for the limits of a chunk of thousands of patients: each
+    line's key, patient, pool and limit as a row, not a model instance."""
+    rows = _lines_for_update(patient_ids).values_list("pk", "patient_id", "pool", "limit")
+    return [LineLimit(*row) for row in rows]
+
+
 def _lines_for_update(patient_ids: Iterable[int]) -> QuerySet:
-    lines = CreditLine.objects.select_for_update().filter(patient_id__in=list(patient_ids))
+    lines = CreditLine.objects.select_for_update().filter(patient_id__in_array=list(patient_ids))
     return lines.order_by("pk")
 
 

@@ -54,7 +54,7 @@ def credit_scores_latest(
     *, citizen_cards: Iterable[str], source: str | None = None
 ) -> dict[str, CreditScore]:
     """The latest score on record of each card that has one, in one query."""
-    scores = CreditScore.objects.filter(citizen_card__in=list(citizen_cards))
+    scores = CreditScore.objects.filter(citizen_card__in_array=list(citizen_cards))
     if source:
         scores = scores.filter(source=source)
     latest = scores.order_by("citizen_card", "-created_at", "-pk").distinct("citizen_card")

@@ -26,10 +26,11 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.locks import (
+    LineLimit,
     agreement_lock,
+    credit_line_limits_lock_many,
     credit_line_lock,
     credit_lines_lock,
-    credit_lines_lock_many,
 )
 from accounts.models import (
     AgreementEvent,
@@ -50,7 +51,7 @@ from accounts.models import (
 from accounts.policy import RepaymentRecord, decide_limits, online_signing_allowed
 from accounts.scoring import fetch_score
 from accounts.selectors import api_key_forget
-from creditcare.bulk import rows_insert, rows_update
+from creditcare.bulk import columns_update, rows_insert, rows_update
 from creditcare.errors import DomainError
 from creditcare.i18n import site_language
 from creditcare.money import quantize
@@ -299,7 +300,9 @@ def _agreements_transition_many(
     """The sweep's transitions of many agreements (patient id -> reason), in a constant number
     of statements: those ``name`` can move are moved, with their events. The caller holds the
     patients' credit lines."""
-    locked = agreements.filter(patient_id__in=list(reasons)).select_for_update().order_by("pk")
+    locked = (
+        agreements.filter(patient_id__in_array=list(reasons)).select_for_update().order_by("pk")
+    )
     moved = [a for a in locked if can_proceed(getattr(a, name))]
     events = [
         _transition_apply(
@@ -376,7 +379,10 @@ def credit_limit_change(
 
 
 def _limits_set(
-    wanted: list[tuple[CreditLine, Decimal, str]], *, source: str, actor: User | None
+    wanted: list[tuple[CreditLine | LineLimit, Decimal, str]],
+    *,
+    source: str,
+    actor: User | None,
 ) -> list[int]:
     """Give each locked line its new limit with a change recording why (the lines whose limit
     differs), in two statements however many lines. The changes' ids."""
@@ -395,9 +401,15 @@ def _limits_set(
         },
         count=len(lines),
     )
-    for line, new, _reason in lines:
-        line.limit, line.updated_at = new, now
-    rows_update([line for line, _new, _reason in lines], ["limit", "updated_at"])
+    columns_update(
+        CreditLine,
+        {
+            "pk": [line.pk for line, _new, _reason in lines],
+            "limit": [new for _line, new, _reason in lines],
+            "updated_at": now,
+        },
+        count=len(lines),
+    )
     return changed
 
 
@@ -427,9 +439,9 @@ def credit_limits_apply_policy_many(
     wanted: dict[str, list[tuple[CreditLine, Decimal, str]]] = defaultdict(list)
     with transaction.atomic(), site_language():  # the decisions' reasons are recorded
         # Locked before the staff-override check, so an officer's change made meanwhile wins.
-        lines = credit_lines_lock_many(patient_ids=facts)
+        lines = credit_line_limits_lock_many(patient_ids=facts)
         latest_sources = dict(
-            CreditLimitChange.objects.filter(credit_line__patient_id__in=list(facts))
+            CreditLimitChange.objects.filter(credit_line__patient_id__in_array=list(facts))
             .order_by("credit_line_id", "-created_at", "-pk")
             .distinct("credit_line_id")
             .values_list("credit_line_id", "source")

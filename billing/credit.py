@@ -29,7 +29,9 @@ def credit_limits_recompute_many(*, patient_ids: Iterable[int]) -> int:
     """The policy applied to the repayment records and latest scores of many patients (the
     nightly recomputation in chunks, and the overdue sweep), in a constant number of
     statements however many they are."""
-    cards = dict(Patient.objects.filter(pk__in=list(patient_ids)).values_list("pk", "citizen_card"))
+    cards = dict(
+        Patient.objects.filter(pk__in_array=list(patient_ids)).values_list("pk", "citizen_card")
+    )
     scores = credit_scores_latest(citizen_cards=cards.values())
     records = bills_repayment_records(patient_ids=cards)
     return credit_limits_apply_policy_many(
@@ -51,7 +53,7 @@ def bills_repayment_records(
     pay are not repayments; a bill written off counts as late."""
     now = now or timezone.now()
     patient_ids = list(patient_ids)
-    bills = Bill.objects.filter(patient_id__in=patient_ids, self_pay__gt=0)
+    bills = Bill.objects.filter(patient_id__in_array=patient_ids, self_pay__gt=0)
     since = now - dt.timedelta(days=settings.REPAYMENT_LOOKBACK_DAYS)
     late = Q(closed_at__gte=since) & (
         Q(status=BillStatus.PAID, paid_at__gt=F("due_at")) | Q(status=BillStatus.WRITTEN_OFF)

@@ -92,6 +92,6 @@ def open_case_lock(*, patient_id: int) -> CollectionCase | None:
 def open_cases_lock_many(*, patient_ids: Iterable[int]) -> list[CollectionCase]:
     """Lock the open collection cases of many patients (the sweep's chunks) in one statement."""
     cases = CollectionCase.objects.select_for_update().filter(
-        patient_id__in=list(patient_ids), status=CaseStatus.OPEN
+        patient_id__in_array=list(patient_ids), status=CaseStatus.OPEN
     )
     return list(cases.order_by("pk"))

@@ -10,28 +10,54 @@ def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
 
     What ``QuerySet.bulk_update`` does, without its ``CASE WHEN pk = … THEN …`` per row and
     field: building those expressions costs Python milliseconds per row, a thousand rows a
-    second. Here each field is one array parameter, its values as they are (as
-    ``rows_insert`` takes them). Like ``bulk_update``, ``save()`` and signals are not called,
-    and ``auto_now`` fields are not touched.
+    second. Like ``bulk_update``, ``save()`` and signals are not called, and ``auto_now``
+    fields are not touched.
     """
     if not objs:
         return 0
-    meta, quote = type(objs[0])._meta, connection.ops.quote_name
-    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    arrays = [[getattr(obj, column.attname) for obj in objs] for column in columns]
+    model = type(objs[0])
+    names = ["pk", *(model._meta.get_field(name).attname for name in fields)]
+    return columns_update(
+        model, {name: [getattr(obj, name) for obj in objs] for name in names}, count=len(objs)
+    )
+
+
+def columns_update(model: type[models.Model], columns: Mapping[str, object], *, count: int) -> int:
+    """``rows_update`` from columns, for rows the caller has no instances of: ``columns`` has
+    ``"pk"`` (a list of ``count`` keys) and, for each field to set (by name or attname), a
+    list of ``count`` values or one value for every row. Each is one array parameter, its
+    values as they are (as ``rows_insert`` takes them). How many rows were updated."""
+    if not count:
+        return 0
+    meta, quote = model._meta, connection.ops.quote_name
+    given = {
+        meta.pk if name == "pk" else meta.get_field(name): value for name, value in columns.items()
+    }
+    if meta.pk not in given:
+        raise ValueError('columns_update needs the rows\' keys, as "pk"')
+    fields = [meta.pk, *(f for f in given if f is not meta.pk)]
+    arrays = [_column(given[field], count) for field in fields]
     table = quote(meta.db_table)
     sql = (
         f"UPDATE {table} SET "
-        + ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:])
+        + ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
         + " FROM unnest("
-        + ", ".join(f"%s::{c.db_type(connection)}[]" for c in columns)
+        + ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
         + ") AS v("
-        + ", ".join(quote(c.column) for c in columns)
+        + ", ".join(quote(f.column) for f in fields)
         + f") WHERE {table}.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
         return cursor.rowcount
+
+
+def _column(value: object, count: int) -> list:
+    """A column's values: the list given, or one value repeated for every row."""
+    column = list(value) if isinstance(value, list) else [value] * count
+    if len(column) != count:
+        raise ValueError("every column needs one value per row")
+    return column
 
 
 def rows_insert(
@@ -61,11 +87,7 @@ def rows_insert(
         if field not in given and not field.primary_key:
             given[field] = field.get_default()
     fields = list(given)
-    arrays = [
-        list(value) if isinstance(value, list) else [value] * count for value in given.values()
-    ]
-    if any(len(array) != count for array in arrays):
-        raise ValueError("every column needs one value per row")
+    arrays = [_column(value, count) for value in given.values()]
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         "SELECT * FROM unnest("

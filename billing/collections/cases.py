@@ -11,16 +11,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from billing import locks
 from billing.collections.overdue import (
+    Overdue,
     agreement_review,
     days_overdue,
-    overdue_bills,
     overdue_by_patient,
 )
 from billing.collections.reminders import reminder_text_context
@@ -79,7 +79,7 @@ def case_priority(*, amount: Decimal, days: int, on_top: bool) -> int:
 def _overdue_bills(patient_ids: Iterable[int], now: dt.datetime) -> QuerySet:
     """Owed and past due, payment plans included: what keeps a case open."""
     return Bill.objects.filter(
-        patient_id__in=list(patient_ids), status__in=BILL_OWED, due_at__lte=now
+        patient_id__in_array=list(patient_ids), status__in=BILL_OWED, due_at__lte=now
     )
 
 
@@ -118,14 +118,20 @@ def _cases_figure(cases: list[CollectionCase], *, now: dt.datetime) -> None:
     overdue = overdue_by_patient(patient_ids=[case.patient_id for case in cases], now=now)
     today = timezone.localdate(now)
     for case in cases:
-        late = overdue.get(case.patient_id)
-        amount, since = (late.amount, late.since) if late else (ZERO, None)
-        case.overdue_amount, case.oldest_due_at = amount, since
-        case.priority = case_priority(
-            amount=amount,
-            days=days_overdue(since, now) if since else 0,
+        case.overdue_amount, case.oldest_due_at, case.priority = _case_figures(
+            overdue.get(case.patient_id),
             on_top=case.on_top_since is not None and case.on_top_since <= today,
+            now=now,
         )
+
+
+def _case_figures(
+    late: Overdue | None, *, on_top: bool, now: dt.datetime
+) -> tuple[Decimal, dt.datetime | None, int]:
+    """A case's amount, oldest due time and priority, from what of its patient is late."""
+    amount, since = (late.amount, late.since) if late else (ZERO, None)
+    days = days_overdue(since, now) if since else 0
+    return amount, since, case_priority(amount=amount, days=days, on_top=on_top)
 
 
 def case_due_by(now: dt.datetime) -> dt.datetime:
@@ -143,25 +149,28 @@ def cases_open(*, patient_ids: Iterable[int], now: dt.datetime) -> list[int]:
     overdue COLLECTION_CASE_AFTER_DAYS days (China time) and no open case, in four
     statements: the cases' ids. The caller holds the patients' credit lines, so no other
     sweep opens one meanwhile."""
-    open_cases = CollectionCase.objects.filter(status=CaseStatus.OPEN)
-    needing = (
-        overdue_bills(now=case_due_by(now))
-        .filter(patient_id__in=list(patient_ids))
-        .exclude(Exists(open_cases.filter(patient_id=OuterRef("patient_id"))))
-        .values_list("patient_id", flat=True)
-        .distinct()
-        .order_by("patient_id")
+    # Overdue since before the cut-off is the same as a bill overdue at the cut-off (what is
+    # overdue at a time is overdue after it, since its due time or its oldest instalment's).
+    due_by = case_due_by(now)
+    overdue = overdue_by_patient(patient_ids=patient_ids, now=now)
+    late = {patient_id: o for patient_id, o in overdue.items() if o.since <= due_by}
+    with_case = CollectionCase.objects.filter(
+        status=CaseStatus.OPEN, patient_id__in_array=list(late)
     )
-    cases, opened_at = [CollectionCase(patient_id=p) for p in needing], timezone.now()
-    _cases_figure(cases, now=now)  # opened with their figures: no refresh needed after
+    for patient_id in with_case.values_list("patient_id", flat=True):
+        del late[patient_id]
+    patients, opened_at = sorted(late), timezone.now()
+    figures = [_case_figures(late[patient_id], on_top=False, now=now) for patient_id in patients]
     ids = rows_insert(
         CollectionCase,
         {
-            field: [getattr(case, field) for case in cases]
-            for field in ("patient_id", "overdue_amount", "oldest_due_at", "priority")
-        }
-        | {"opened_at": opened_at},
-        count=len(cases),
+            "patient_id": patients,
+            "overdue_amount": [amount for amount, _since, _priority in figures],
+            "oldest_due_at": [since for _amount, since, _priority in figures],
+            "priority": [priority for _amount, _since, priority in figures],
+            "opened_at": opened_at,
+        },
+        count=len(patients),
     )
     rows_insert(
         CaseEvent,
@@ -192,7 +201,7 @@ def cases_review(*, cases: list[CollectionCase], now: dt.datetime) -> list[Colle
     owed = _owed_by_patient((case.patient_id for case in cases), now)
     kept, events = [], []
     for promise in PromiseToPay.objects.filter(
-        case_id__in=list(by_id), status=PromiseStatus.PENDING
+        case_id__in_array=list(by_id), status=PromiseStatus.PENDING
     ):
         case = by_id[promise.case_id]
         if owed.get(case.patient_id, ZERO) <= promise.owed_when_made - promise.amount:

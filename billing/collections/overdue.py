@@ -63,7 +63,7 @@ def overdue_by_patient(*, patient_ids: Iterable[int], now: dt.datetime) -> dict[
     amount_due = F("self_pay") - F("paid_amount")
     parts = (
         overdue_bills(now=now)
-        .filter(patient_id__in=list(patient_ids))
+        .filter(patient_id__in_array=list(patient_ids))
         .annotate(
             in_plan=Exists(PaymentPlan.objects.filter(bill_id=OuterRef("pk"))),
             late_amount=Subquery(late.annotate(total=Sum("amount")).values("total")),
@@ -105,7 +105,7 @@ def agreements_review(
     with transaction.atomic():
         # The credit lines first: no payment lands while we decide.
         locks.credit_line_ids_lock_many(patient_ids=patient_ids)
-        bills = Bill.objects.filter(patient_id__in=patient_ids)
+        bills = Bill.objects.filter(patient_id__in_array=patient_ids)
         overdue: dict[int, list[int]] = defaultdict(list)
         for patient_id, bill_id in (
             bills.filter(status__in=BILL_OWED, due_at__lte=cutoff)

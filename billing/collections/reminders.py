@@ -176,7 +176,7 @@ def _bill_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, str
     own_link = PaymentLink.objects.filter(bill_id=OuterRef("pk"), instalment=None)
     bills = (
         _owed_bills()
-        .filter(pk__in=ids)
+        .filter(pk__in_array=ids)
         .only("status", "self_pay", "paid_amount", "due_at")
         .annotate(
             patient_name=F("patient__name"),
@@ -202,7 +202,7 @@ def _instalment_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[in
     """(instalment id, phone, text context) of each instalment still owed: a few, by plan."""
     instalments = (
         _owed_instalments()
-        .filter(pk__in=ids)
+        .filter(pk__in_array=ids)
         .select_related("plan__bill__patient", "plan__bill__institution", "payment_link")
     )
     for instalment in instalments:

@@ -88,7 +88,7 @@ def sweep_chunks(*, as_of: dt.datetime) -> Iterator[tuple[list[int], dict[int, l
 
 def bills_mark_overdue(*, bill_ids: list[int]) -> int:
     """Mark these bills overdue if still unpaid (one statement); how many were."""
-    return Bill.objects.filter(pk__in=bill_ids, status=BillStatus.UNPAID).update(
+    return Bill.objects.filter(pk__in_array=bill_ids, status=BillStatus.UNPAID).update(
         status=BillStatus.OVERDUE
     )
 
