@@ -62,6 +62,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_collectioncase",
         "billing.view_caseevent",
         "billing.write_off_bill",
+        "billing.view_reconciliationrun",
+        "billing.view_reconciliationdifference",
+        "billing.view_differenceevent",
+        "billing.resolve_difference",
     ],
     # The credit policy and manual limit changes, with reasons.
     CREDIT_OFFICERS: [

@@ -1,13 +1,17 @@
+import datetime as dt
 import logging
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import AgreementStatus, Patient
 from billing.collections.reminders import reminders_send
 from billing.collections.sweep import overdue_sweep
 from billing.credit import credit_limits_recompute_many
+from billing.payments.gateways import GatewayError
+from billing.payments.reconciliation import channels_to_reconcile, reconciliation_run
 from billing.payments.refunds import refunds_query_unknown, refunds_resend_pending, send_refund
 from billing.payments.services import payments_settle_pending
 from billing.visits.idempotency import idempotency_purge
@@ -90,3 +94,29 @@ def recompute_credit_limits_chunk(patient_ids: list[int]) -> int:
         changed = credit_limits_recompute_many(patient_ids=patient_ids)
     logger.info("recompute_credit_limits_chunk: %d limit(s) changed", changed)
     return changed
+
+
+@shared_task
+def reconcile_statements(day: str | None = None) -> list[str]:
+    """Each early morning: one task per configured channel reconciles yesterday (China time)
+    or ``day`` (YYYY-MM-DD). Returns the channels queued."""
+    day = day or (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    channels = channels_to_reconcile()
+    for channel in channels:
+        reconcile_channel.delay(channel, day)
+    return channels
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(GatewayError,),
+    retry_backoff=300,  # 5 min, 10 min, 20 min, ... with jitter, up to an hour
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def reconcile_channel(self, channel: str, day: str) -> str:
+    """Download a channel's statement of a day and store the run (a failed download is
+    recorded on the run and tried again). Twice is the same as once."""
+    run, _comparison = reconciliation_run(channel=channel, day=dt.date.fromisoformat(day))
+    return run.status

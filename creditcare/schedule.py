@@ -16,6 +16,7 @@ DEFAULT_PERIODIC_TASKS: dict[str, tuple[str, int | str]] = {
     "sweep-overdue-bills": ("billing.tasks.sweep_overdue", "5 0 * * *"),
     "send-reminders": ("billing.tasks.send_reminders", "*/30 * * * *"),
     "recompute-credit-limits": ("billing.tasks.recompute_credit_limits", "30 2 * * *"),
+    "reconcile-statements": ("billing.tasks.reconcile_statements", "30 6 * * *"),
 }
 
 

@@ -9,6 +9,8 @@ Design overview
   the self-pay amount, due after the pool's period (``bills``).
 * A bill is paid through a ``PaymentLink`` by a ``Payment``; money goes back by a
   ``Refund``; a paid bill has an ``Invoice`` (``payments``).
+* Each morning a channel's statement of the day before is a ``ReconciliationRun`` with a
+  ``ReconciliationDifference`` per mismatch, resolved by finance (``reconciliation``).
 * Overdue bills become ``CollectionCase`` work, with promises and payment plans
   (``collections``).
 * Every movement of credit is a ``CreditEntry`` (append-only, ``ledger``). Stored totals
@@ -44,6 +46,15 @@ from billing.models.payments import (
     SandboxTrade,
     WindowMethod,
 )
+from billing.models.reconciliation import (
+    DifferenceEvent,
+    DifferenceKind,
+    DifferenceStatus,
+    ReconciliationDifference,
+    ReconciliationRun,
+    Resolution,
+    RunStatus,
+)
 from billing.models.visits import (
     MAX_VISIT_TOTAL,
     Charge,
@@ -69,6 +80,9 @@ __all__ = [
     "ContactChannel",
     "CreditEntry",
     "CreditEntryKind",
+    "DifferenceEvent",
+    "DifferenceKind",
+    "DifferenceStatus",
     "IdempotencyRecord",
     "Instalment",
     "Invoice",
@@ -79,9 +93,13 @@ __all__ = [
     "PaymentStatus",
     "PromiseStatus",
     "PromiseToPay",
+    "ReconciliationDifference",
+    "ReconciliationRun",
     "Refund",
     "RefundMethod",
     "RefundStatus",
+    "Resolution",
+    "RunStatus",
     "SandboxRefund",
     "SandboxTrade",
     "Visit",

@@ -104,6 +104,7 @@ def payment_notified(*, channel: str, notification: Notification) -> Payment:
                 bill=bill,
                 payment=payment,
                 gateway_trade_no=notification.gateway_trade_no,
+                at=notification.paid_at,
             )
         else:
             transition = getattr(
@@ -139,7 +140,14 @@ def _payment_notified_of(*, channel: str, notification: Notification) -> Payment
     return payment
 
 
-def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no: str) -> None:
+def _succeed(
+    *,
+    line: CreditLine,
+    bill: Bill,
+    payment: Payment,
+    gateway_trade_no: str,
+    at: dt.datetime | None = None,
+) -> None:
     """Record the money taken and apply it to the bill (paid off: invoice and receipt).
 
     What the bill no longer needs (a bill already paid: two tabs, a late notification, cash
@@ -148,7 +156,7 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no
     """
     if payment.status in MONEY_TAKEN:
         return
-    applied = _money_taken(bill=bill, payment=payment, gateway_trade_no=gateway_trade_no)
+    applied = _money_taken(bill=bill, payment=payment, gateway_trade_no=gateway_trade_no, at=at)
     if not applied:
         return
     bill.paid_amount += applied
@@ -168,12 +176,14 @@ def _succeed(*, line: CreditLine, bill: Bill, payment: Payment, gateway_trade_no
         _bill_paid(bill=bill, paid_at=payment.succeeded_at)
 
 
-def _money_taken(*, bill: Bill, payment: Payment, gateway_trade_no: str) -> Decimal:
-    """The payment succeeded; what the bill does not need of it is refunded at once.
-    Returns what the bill takes."""
+def _money_taken(
+    *, bill: Bill, payment: Payment, gateway_trade_no: str, at: dt.datetime | None
+) -> Decimal:
+    """The payment succeeded (``at``, when the channel says when; else now); what the bill
+    does not need of it is refunded at once. Returns what the bill takes."""
     payment.succeed()
     payment.gateway_trade_no = gateway_trade_no
-    payment.succeeded_at = timezone.now()
+    payment.succeeded_at = at or timezone.now()
     applied = min(payment.amount, bill.amount_due)
     payment.duplicate = not applied
     payment.save(update_fields=["status", "gateway_trade_no", "succeeded_at", "duplicate"])

@@ -9,6 +9,7 @@ Keys are generated once per test run: ours (``APP``), Alipay's (``ALIPAY``) and 
 """
 
 import base64
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -112,7 +113,8 @@ def _at(moment: dt.datetime) -> str:
 
 class FakeAlipay:
     """Alipay's side. ``refuse_refunds = (sub_code, sub_msg)`` refuses refunds; ``bad_day``,
-    when set, answers every API call (a 502, garbage, a slow answer...); ``fail_calls``
+    when set, answers every API call (a 502, garbage, a slow answer...); ``charged_twice``
+    lists orders Alipay took twice (two trades on the statement); ``fail_calls``
     answers the calls of a method instead of acting on them, ``lose_answers`` after acting
     (the answer lost on its way back)."""
 
@@ -124,6 +126,7 @@ class FakeAlipay:
         self.fail_calls: dict[str, Answer] = {}  # method -> answer, nothing done
         self.lose_answers: dict[str, Answer] = {}  # method -> answer, done all the same
         self.calls: list[dict] = []  # every API call that arrived (not checkouts), biz read
+        self.charged_twice: set[str] = set()  # out_trade_no whose payment Alipay doubled
         server.respond = self._respond
 
     @property
@@ -330,6 +333,9 @@ class FakeAlipay:
             if trade.paid_at and trade.paid_at.astimezone(CHINA).date() == day:
                 amount = f"{trade.amount:.2f}"
                 rows.append(_row(trade, "交易", _at(trade.paid_at), amount, ""))
+                if trade.out_trade_no in self.charged_twice:  # a second trade, same order
+                    twice = dataclasses.replace(trade, trade_no=f"{trade.trade_no}9")
+                    rows.append(_row(twice, "交易", _at(trade.paid_at), amount, ""))
             for number, (refunded, at) in trade.refunds.items():
                 if at.astimezone(CHINA).date() == day:
                     rows.append(_row(trade, "退款", _at(at), f"-{refunded:.2f}", number))

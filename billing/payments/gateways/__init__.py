@@ -57,6 +57,7 @@ class Notification:
     amount: Decimal
     status: str  # a PaymentStatus value
     raw: dict
+    paid_at: dt.datetime | None = None  # when the channel took the money, if it says (statements)
 
 
 @dataclass(frozen=True)
