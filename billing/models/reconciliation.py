@@ -34,7 +34,9 @@ class ReconciliationRun(models.Model):
     error = models.CharField(_("last download error"), max_length=300, blank=True)
     started_at = models.DateTimeField(_("first run"), auto_now_add=True)
     checked_at = models.DateTimeField(_("last run"), null=True, blank=True)
-    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closed_at = models.DateTimeField(
+        pgettext_lazy("reconciliation run", "closed"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["-day", "channel"]
@@ -46,7 +48,9 @@ class ReconciliationRun(models.Model):
         permissions = [("resolve_difference", "Can resolve reconciliation differences")]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.day}"
+        from billing.payments.gateways import channel_name  # the gateways import models
+
+        return f"{channel_name(self.channel)} {self.day}"
 
     # A run's state follows its differences: none ever, some open, all resolved.
     @transition(

@@ -23,7 +23,7 @@ from billing.models import (
     ReconciliationRun,
     Resolution,
 )
-from billing.payments.gateways import GatewayError
+from billing.payments.gateways import GatewayError, channel_name
 from billing.payments.reconciliation import RESOLUTIONS_FOR, difference_resolve, reconciliation_run
 from creditcare.errors import DomainError
 
@@ -86,6 +86,18 @@ class DifferenceInline(DifferenceColumns, ReadOnlyAdminMixin, admin.TabularInlin
         return super().get_queryset(request).select_related("payment", "resolved_by")
 
 
+class ChannelFilter(admin.SimpleListFilter):
+    title = gettext_lazy("channel")
+    parameter_name = "channel"
+
+    def lookups(self, request, model_admin):
+        channels = ReconciliationRun.objects.values_list("channel", flat=True).distinct()
+        return [(channel, channel_name(channel)) for channel in sorted(channels)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(channel=self.value()) if self.value() else queryset
+
+
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Each morning's runs by day and channel. A run closes when finance has resolved all
@@ -93,7 +105,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = [
         "day",
-        "channel",
+        "channel_shown",
         "status",
         "open_differences",
         "channel_count",
@@ -103,10 +115,10 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "checked_at",
         "error",
     ]
-    list_filter = ["status", "channel"]
+    list_filter = ["status", ChannelFilter]
     date_hierarchy = "day"
     fields = [
-        "channel",
+        "channel_shown",
         "day",
         "status",
         ("channel_count", "channel_total"),
@@ -126,6 +138,10 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 open_count=Count("differences", filter=Q(differences__status=DifferenceStatus.OPEN))
             )
         )
+
+    @admin.display(description=gettext_lazy("channel"), ordering="channel")
+    def channel_shown(self, run):
+        return channel_name(run.channel)
 
     @admin.display(description=gettext_lazy("open differences"), ordering="open_count")
     def open_differences(self, run):
@@ -209,7 +225,15 @@ class ReconciliationDifferenceAdmin(DifferenceColumns, ReadOnlyAdminMixin, admin
 
 
 class ResolveForm(forms.Form):
-    resolution = forms.ChoiceField(label=gettext_lazy("Resolve by"))
+    resolution = forms.ChoiceField(
+        label=gettext_lazy("Resolve by"),
+        help_text=gettext_lazy(
+            "Settled from the statement: the money is recorded as the lost notification would "
+            "have, and the bill is paid. Refunded: money we do not need goes back to the payer. "
+            "Linked: it is the same money as a payment of ours. Timing: it appears on another "
+            "day's statement. Written off: finance accepts the difference."
+        ),
+    )
     reason = forms.CharField(
         label=gettext_lazy("Reason"),
         widget=forms.Textarea(attrs={"rows": 3}),

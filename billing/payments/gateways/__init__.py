@@ -134,6 +134,13 @@ def get_gateway(channel: str, *, for_new_payments: bool = False) -> Gateway:
     return gateway
 
 
+def channel_name(channel: str) -> str:
+    """How staff screens name a channel ("test channel", "Alipay"); the code if unknown."""
+    if channel in GATEWAYS:
+        return str(import_string(GATEWAYS[channel]).name)
+    return channel
+
+
 def channels_offered() -> list[tuple[str, str]]:
     """``[(channel, label)]`` the patient may choose, in the hospital's order."""
     offered = []

@@ -1,0 +1,82 @@
+"""Finance's morning in a real browser, in Chinese: sign in (with the authenticator app),
+open the day's reconciliation run with a difference (a payment whose notification was lost),
+resolve it from the statement, and see the run closed. Screenshots go to test-output/e2e/.
+
+Needs Debian's chromium (`.ci/run` installs it; the README says how).
+"""
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from billing.models import Bill, BillStatus, PaymentLink, ReconciliationRun, RunStatus
+from billing.payments.reconciliation import reconciliation_run
+from tests.billing.paying import press, sent_code, start
+from tests.e2e.browser import launch, needs_chromium
+from tests.e2e.test_content_security_policy_browser import (  # noqa: F401 (fixture)
+    SCREENSHOTS,
+    code_for,
+    demo,
+    visit,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
+
+
+def lost_notification() -> Bill:
+    """The demo's overdue bill paid at the sandbox, its notification lost."""
+    link = PaymentLink.objects.get(bill__visit__his_visit_id="DEMO-OVERDUE-1")
+    patient = Client()
+    patient.post(f"/p/{link.token}/code/")
+    patient.post(f"/p/{link.token}/verify/", {"code": sent_code()})
+    press(patient, start(patient, link), "paid-silently")
+    return link.bill
+
+
+def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypatch):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the test's ORM reads
+    bill = lost_notification()
+    run, _ = reconciliation_run(channel="sandbox", day=timezone.localdate())
+    assert run.status == RunStatus.DIFFERENCES
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        visit(desk, f"{server.url}/admin/login/")
+        desk.fill("#id_username", "finance")
+        desk.fill("#id_password", "finance-demo-2026")
+        with desk.expect_navigation():
+            desk.click("input[type=submit]")
+        desk.wait_for_url("**/admin/two-factor/")
+        desk.fill("#id_code", code_for(desk.inner_text("[data-secret]")))
+        with desk.expect_navigation():
+            desk.click("input[type=submit]")
+
+        visit(desk, f"{server.url}/admin/billing/reconciliationrun/")
+        assert "待处理差异" in desk.inner_text("#result_list")
+        desk.screenshot(path=SCREENSHOTS / "finance-1-runs.png", full_page=True)
+        with desk.expect_navigation():
+            desk.click(f"a[href$='/reconciliationrun/{run.pk}/change/']")
+        assert "渠道已收款，我方无记录" in desk.inner_text("#content")
+        desk.screenshot(path=SCREENSHOTS / "finance-2-run.png", full_page=True)
+
+        with desk.expect_navigation():
+            desk.click("a.button:text('处理')")
+        desk.select_option("#id_resolution", "settled")
+        desk.fill("#id_reason", "支付通知丢失，按对账单入账")
+        desk.screenshot(path=SCREENSHOTS / "finance-3-resolve.png", full_page=True)
+        with desk.expect_navigation():
+            desk.click("input[type=submit]")
+        assert "已处理" in desk.inner_text(".messagelist")
+        assert "按对账单入账" in desk.inner_text("#content")
+        desk.screenshot(path=SCREENSHOTS / "finance-4-resolved.png", full_page=True)
+        browser.close()
+        connections.close_all()  # Playwright's greenlet had a connection of its own
+
+    run.refresh_from_db()
+    bill.refresh_from_db()
+    assert run.status == RunStatus.CLOSED and bill.status == BillStatus.PAID
+    assert ReconciliationRun.objects.count() == 1
