@@ -66,6 +66,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_reconciliationdifference",
         "billing.view_differenceevent",
         "billing.resolve_difference",
+        "billing.view_settlementstatement",
+        "billing.pay_out_settlement",
     ],
     # The credit policy and manual limit changes, with reasons.
     CREDIT_OFFICERS: [

@@ -1,6 +1,6 @@
 """Billing in the admin. Each part registers its own models (``visits.admin``,
-``payments.admin``, ``payments.reconciliation_admin``, ``collections.admin``); the credit
-ledger is billing's own."""
+``payments.admin``, ``payments.reconciliation_admin``, ``payments.settlement_admin``,
+``collections.admin``); the credit ledger is billing's own."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +12,10 @@ from billing.collections import admin as collections_admin  # noqa: F401
 from billing.ledger import actor_label
 from billing.models import CreditEntry
 from billing.payments import admin as payments_admin  # noqa: F401
-from billing.payments import reconciliation_admin  # noqa: F401
+from billing.payments import (
+    reconciliation_admin,  # noqa: F401
+    settlement_admin,  # noqa: F401
+)
 from billing.visits import admin as visits_admin  # noqa: F401
 
 

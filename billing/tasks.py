@@ -14,6 +14,7 @@ from billing.payments.gateways import GatewayError
 from billing.payments.reconciliation import channels_to_reconcile, reconciliation_run
 from billing.payments.refunds import refunds_query_unknown, refunds_resend_pending, send_refund
 from billing.payments.services import payments_settle_pending
+from billing.payments.settlement import settlement_statements_build
 from billing.visits.idempotency import idempotency_purge
 from creditcare.batching import batched
 
@@ -120,3 +121,11 @@ def reconcile_channel(self, channel: str, day: str) -> str:
     recorded on the run and tried again). Twice is the same as once."""
     run, _comparison = reconciliation_run(channel=channel, day=dt.date.fromisoformat(day))
     return run.status
+
+
+@shared_task
+def build_settlement_statements(day: str | None = None) -> int:
+    """Each morning (T+1): what each institution is owed for yesterday (China time) or
+    ``day`` (YYYY-MM-DD), by channel. Rebuilding changes nothing paid out already."""
+    day = day or (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    return settlement_statements_build(day=dt.date.fromisoformat(day))

@@ -289,6 +289,15 @@ SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
 PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"] if SANDBOX_ENABLED else [])
 # A payment still pending after this long is asked of its channel (the notification may be
 # lost); one the channel still knows nothing of after PAYMENT_ABANDONED_MINUTES is cancelled.
+# Each online channel's fee on a payment (a fraction of the amount: 0.006 is 0.6%), rounded to
+# the cent per transaction as the channels round it, and given back pro rata on a refund.
+# "alipay=0.006,wechat=0.0038"; a channel not named takes no fee (the sandbox).
+CHANNEL_FEE_RATES = {
+    channel: Decimal(rate)
+    for channel, rate in env.dict(
+        "CHANNEL_FEE_RATES", default={"alipay": "0.006", "wechat": "0.006"}
+    ).items()
+}
 PAYMENT_QUERY_AFTER_MINUTES = env.int("PAYMENT_QUERY_AFTER_MINUTES", default=3)
 PAYMENT_ABANDONED_MINUTES = env.int("PAYMENT_ABANDONED_MINUTES", default=30)
 # A refund the channel could not be reached for is tried this many times; then the channel is

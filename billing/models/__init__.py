@@ -11,6 +11,8 @@ Design overview
   ``Refund``; a paid bill has an ``Invoice`` (``payments``).
 * Each morning a channel's statement of the day before is a ``ReconciliationRun`` with a
   ``ReconciliationDifference`` per mismatch, resolved by finance (``reconciliation``).
+* What each institution is owed by channel and day is a ``SettlementStatement``
+  (``settlement``).
 * Overdue bills become ``CollectionCase`` work, with promises and payment plans
   (``collections``).
 * Every movement of credit is a ``CreditEntry`` (append-only, ``ledger``). Stored totals
@@ -55,6 +57,7 @@ from billing.models.reconciliation import (
     Resolution,
     RunStatus,
 )
+from billing.models.settlement import SettlementStatement, SettlementStatus
 from billing.models.visits import (
     MAX_VISIT_TOTAL,
     Charge,
@@ -102,6 +105,8 @@ __all__ = [
     "RunStatus",
     "SandboxRefund",
     "SandboxTrade",
+    "SettlementStatement",
+    "SettlementStatus",
     "Visit",
     "VisitStatus",
     "WindowMethod",

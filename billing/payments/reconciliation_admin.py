@@ -87,11 +87,14 @@ class DifferenceInline(DifferenceColumns, ReadOnlyAdminMixin, admin.TabularInlin
 
 
 class ChannelFilter(admin.SimpleListFilter):
+    """The channels of the list's rows, by name (finance's lists: runs, statements)."""
+
     title = gettext_lazy("channel")
     parameter_name = "channel"
 
     def lookups(self, request, model_admin):
-        channels = ReconciliationRun.objects.values_list("channel", flat=True).distinct()
+        rows = model_admin.model.objects.order_by()
+        channels = rows.values_list("channel", flat=True).distinct()
         return [(channel, channel_name(channel)) for channel in sorted(channels)]
 
     def queryset(self, request, queryset):

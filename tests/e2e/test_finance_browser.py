@@ -1,6 +1,7 @@
 """Finance's morning in a real browser, in Chinese: sign in (with the authenticator app),
 open the day's reconciliation run with a difference (a payment whose notification was lost),
-resolve it from the statement, and see the run closed. Screenshots go to test-output/e2e/.
+resolve it from the statement, see the run closed, and the day's settlement. Screenshots go
+to test-output/e2e/.
 
 Needs Debian's chromium (`.ci/run` installs it; the README says how).
 """
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from billing.models import Bill, BillStatus, PaymentLink, ReconciliationRun, RunStatus
 from billing.payments.reconciliation import reconciliation_run
+from billing.payments.settlement import settlement_statements_build
 from tests.billing.paying import press, sent_code, start
 from tests.e2e.browser import launch, needs_chromium
 from tests.e2e.test_content_security_policy_browser import (  # noqa: F401 (fixture)
@@ -73,6 +75,12 @@ def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypa
         assert "已处理" in desk.inner_text(".messagelist")
         assert "按对账单入账" in desk.inner_text("#content")
         desk.screenshot(path=SCREENSHOTS / "finance-4-resolved.png", full_page=True)
+
+        # What the hospital is owed for the day, now that the payment is in our books.
+        settlement_statements_build(day=timezone.localdate())
+        visit(desk, f"{server.url}/admin/billing/settlementstatement/")
+        assert "标记已划付" in desk.inner_text("#result_list")
+        desk.screenshot(path=SCREENSHOTS / "finance-5-settlement.png", full_page=True)
         browser.close()
         connections.close_all()  # Playwright's greenlet had a connection of its own
 
