@@ -37,6 +37,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.take_window_payment",
         "billing.print_invoice",
         "billing.pay_out_refund",
+        "billing.close_till",
     ],
     # Work overdue cases: read people and their credit, identity numbers stay masked; no
     # identity edits, no limits, no write-offs.
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_reconciliationdifference",
         "billing.view_differenceevent",
         "billing.resolve_difference",
+        "billing.view_tillcount",
         "billing.view_settlementstatement",
         "billing.pay_out_settlement",
     ],

@@ -56,6 +56,7 @@ from billing.models.reconciliation import (
     ReconciliationRun,
     Resolution,
     RunStatus,
+    TillCount,
 )
 from billing.models.settlement import SettlementStatement, SettlementStatus
 from billing.models.visits import (
@@ -107,6 +108,7 @@ __all__ = [
     "SandboxTrade",
     "SettlementStatement",
     "SettlementStatus",
+    "TillCount",
     "Visit",
     "VisitStatus",
     "WindowMethod",

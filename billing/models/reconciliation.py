@@ -21,10 +21,28 @@ class RunStatus(models.TextChoices):
 
 class ReconciliationRun(models.Model):
     """One channel's statement of one day (China time) against the payments and refunds we
-    recorded that day. Re-running the day updates it; what finance resolved stays."""
+    recorded that day; or, for the window, one cashier's count of the till against what they
+    recorded. Re-running the day updates it; what finance resolved stays."""
 
     channel = models.CharField(_("channel"), max_length=20)
     day = models.DateField(_("day"))
+    # The window's runs: one per cashier and day, at the cashier's institution.
+    cashier = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cashier"),
+    )
+    institution = models.ForeignKey(
+        "accounts.Institution",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("institution"),
+    )
     status = FSMField(_("status"), default=RunStatus.FAILED, choices=RunStatus.choices)
     channel_count = models.PositiveIntegerField(_("lines at the channel"), default=0)
     channel_total = models.DecimalField(_("net at the channel"), default=0, **MONEY)
@@ -43,14 +61,22 @@ class ReconciliationRun(models.Model):
         verbose_name = _("reconciliation run")
         verbose_name_plural = _("reconciliation runs")
         constraints = [
-            models.UniqueConstraint(fields=["channel", "day"], name="reconciliation_run_one_a_day")
+            models.UniqueConstraint(
+                fields=["channel", "day", "cashier"],
+                nulls_distinct=False,
+                name="reconciliation_run_one_a_day",
+            )
         ]
-        permissions = [("resolve_difference", "Can resolve reconciliation differences")]
+        permissions = [
+            ("resolve_difference", "Can resolve reconciliation differences"),
+            ("close_till", "Can close the till"),
+        ]
 
     def __str__(self) -> str:
         from billing.payments.gateways import channel_name  # the gateways import models
 
-        return f"{channel_name(self.channel)} {self.day}"
+        cashier = f" {self.cashier}" if self.cashier_id else ""
+        return f"{channel_name(self.channel)}{cashier} {self.day}"
 
     # A run's state follows its differences: none ever, some open, all resolved.
     @transition(
@@ -80,6 +106,7 @@ class DifferenceKind(models.TextChoices):
         "refund_missing_at_channel",
         _("Refund in our books, not at the channel"),
     )
+    COUNT = "count", _("The till's count is not what was recorded")
 
 
 class Resolution(models.TextChoices):
@@ -196,3 +223,29 @@ class DifferenceEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.difference}: {self.get_resolution_display()}"
+
+
+class TillCount(models.Model):
+    """What a cashier counted at the end of the day for one way of paying, beside what they
+    recorded (window payments, less refunds they paid out that way)."""
+
+    run = models.ForeignKey(
+        ReconciliationRun,
+        on_delete=models.PROTECT,
+        related_name="till_counts",
+        verbose_name=_("reconciliation run"),
+    )
+    method = models.CharField(_("paid by"), max_length=20)
+    counted = models.DecimalField(_("counted"), **MONEY)
+    recorded = models.DecimalField(_("recorded"), **MONEY)
+
+    class Meta:
+        ordering = ["run", "pk"]
+        verbose_name = _("till count")
+        verbose_name_plural = _("till counts")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "method"], name="till_count_one_per_method")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run}: {self.method} {self.counted}"

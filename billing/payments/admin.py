@@ -74,6 +74,18 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["bill"]
     inlines = [RefundInline]
 
+    def get_urls(self):
+        return [
+            path(
+                "close-till/",
+                self.admin_site.admin_view(
+                    lambda request: window_admin.close_till_view(request, self)
+                ),
+                name="billing_payment_close_till",
+            ),
+            *super().get_urls(),
+        ]
+
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):

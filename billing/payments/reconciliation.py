@@ -3,6 +3,7 @@
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
 
 from django.conf import settings
@@ -21,13 +22,21 @@ from billing.models import (
     ReconciliationDifference,
     ReconciliationRun,
     Resolution,
+    TillCount,
+    WindowMethod,
 )
 from billing.payments.gateways import GatewayError, Notification, get_gateway
-from billing.payments.refunds import refund_request, refundable
-from billing.payments.selectors import Comparison, statement_compare
+from billing.payments.refunds import WINDOW_CHANNEL, refund_request, refundable
+from billing.payments.selectors import (
+    Comparison,
+    Difference,
+    statement_compare,
+    window_takings,
+)
 from billing.payments.services import payment_notified
 from creditcare.errors import DomainError
 from creditcare.i18n import site_language
+from creditcare.money import ZERO, quantize
 
 logger = logging.getLogger(__name__)
 
@@ -69,45 +78,102 @@ def reconciliation_run(*, channel: str, day: dt.date) -> tuple[ReconciliationRun
     now = timezone.now()
     with transaction.atomic():
         run = _run_lock(channel=channel, day=day)
-        stored = {d.key: d for d in run.differences.select_for_update()}
-        ReconciliationDifference.objects.bulk_create(
-            ReconciliationDifference(
-                run=run,
-                kind=found.kind,
-                key=found.key,
-                out_trade_no=found.out_trade_no,
-                out_refund_no=found.out_refund_no,
-                gateway_trade_no=found.gateway_trade_no,
-                channel_amount=found.channel_amount,
-                our_amount=found.our_amount,
-                at=found.at,
-                payment_id=found.payment_id,
-                refund_id=found.refund_id,
-            )
-            for found in comparison.differences
-            if found.key not in stored
-        )
-        still = {found.key for found in comparison.differences}
-        with site_language():  # the record's words, whoever runs it
-            cleared = _("Our books and the statement agree on it now (run of %(at)s).") % {
-                "at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
-            }
-        for difference in stored.values():
-            if difference.status == DifferenceStatus.OPEN and difference.key not in still:
-                _resolve(difference, Resolution.CLEARED, actor=None, reason=cleared)
+        _differences_store(run, comparison.differences, now=now)
         run.channel_count, run.channel_total = len(lines), comparison.channel_total
         run.our_count, run.our_total = comparison.our_count, comparison.our_total
         run.attempts += 1
         run.error, run.checked_at = "", now
         _run_state_refresh(run, now=now)
         run.save()
-    logger.info("reconciled %s for %s: %s", channel, day, dict(comparison.by_kind) or "balanced")
+    found = ", ".join(f"{n} {kind}" for kind, n in sorted(comparison.by_kind.items()))
+    logger.info("reconciled %s for %s: %s", channel, day, found or "balanced")
     return run, comparison
 
 
-def _run_lock(*, channel: str, day: dt.date) -> ReconciliationRun:
-    """The run of a channel and day, created if new, locked: one re-run at a time."""
-    run, _created = ReconciliationRun.objects.get_or_create(channel=channel, day=day)
+def till_close(*, cashier: User, day: dt.date, counts: Mapping[str, Decimal]) -> ReconciliationRun:
+    """The cashier's end-of-day count of the till, one amount per way of paying (cash, bank
+    card, scanned code), against what they recorded that day: window payments, less the
+    refunds they paid out the same way. A count that differs is a difference for finance,
+    as a statement's are. Counting again replaces the count; what finance resolved stays."""
+    counts = {method: quantize(counts.get(method) or ZERO) for method in WindowMethod.values}
+    if any(amount < 0 for amount in counts.values()):
+        raise DomainError("invalid_count", _("A count is an amount of 0 or more."))
+    recorded = window_takings(cashier=cashier, day=day)
+    now = timezone.now()
+    with transaction.atomic():
+        run = _run_lock(channel=WINDOW_CHANNEL, day=day, cashier=cashier)
+        run.institution_id = cashier.institution_id
+        for method, counted in counts.items():
+            TillCount.objects.update_or_create(
+                run=run,
+                method=method,
+                defaults={"counted": counted, "recorded": recorded.get(method, ZERO)},
+            )
+        differences = [
+            Difference(
+                DifferenceKind.COUNT,
+                f"{DifferenceKind.COUNT}:{method}",
+                channel_amount=counted,
+                our_amount=recorded.get(method, ZERO),
+            )
+            for method, counted in counts.items()
+            if counted != recorded.get(method, ZERO)
+        ]
+        _differences_store(run, differences, now=now)
+        run.channel_count, run.channel_total = len(counts), sum(counts.values(), ZERO)
+        run.our_count, run.our_total = len(recorded), sum(recorded.values(), ZERO)
+        run.attempts += 1
+        run.checked_at = now
+        _run_state_refresh(run, now=now)
+        run.save()
+    logger.info("till of %s closed for %s: %s", cashier, day, run.status)
+    return run
+
+
+def _differences_store(
+    run: ReconciliationRun, differences: list[Difference], *, now: dt.datetime
+) -> None:
+    """Store what a (re-)run of a locked run found: new differences added, open ones found
+    again brought up to date, open ones no longer found cleared; resolved ones stay."""
+    stored = {d.key: d for d in run.differences.select_for_update()}
+    ReconciliationDifference.objects.bulk_create(
+        ReconciliationDifference(
+            run=run,
+            kind=found.kind,
+            key=found.key,
+            out_trade_no=found.out_trade_no,
+            out_refund_no=found.out_refund_no,
+            gateway_trade_no=found.gateway_trade_no,
+            channel_amount=found.channel_amount,
+            our_amount=found.our_amount,
+            at=found.at,
+            payment_id=found.payment_id,
+            refund_id=found.refund_id,
+        )
+        for found in differences
+        if found.key not in stored
+    )
+    for found in differences:
+        again = stored.get(found.key)
+        if again is not None and again.status == DifferenceStatus.OPEN:
+            again.channel_amount, again.our_amount = found.channel_amount, found.our_amount
+            again.save(update_fields=["channel_amount", "our_amount"])
+    still = {found.key for found in differences}
+    with site_language():  # the record's words, whoever runs it
+        cleared = _("Our books and the statement agree on it now (run of %(at)s).") % {
+            "at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
+        }
+    for difference in stored.values():
+        if difference.status == DifferenceStatus.OPEN and difference.key not in still:
+            _resolve(difference, Resolution.CLEARED, actor=None, reason=cleared)
+
+
+def _run_lock(*, channel: str, day: dt.date, cashier: User | None = None) -> ReconciliationRun:
+    """The run of a channel and day (a cashier's, at the window), created if new, locked:
+    one re-run at a time."""
+    run, _created = ReconciliationRun.objects.get_or_create(
+        channel=channel, day=day, cashier=cashier
+    )
     return ReconciliationRun.objects.select_for_update().get(pk=run.pk)
 
 
@@ -146,7 +212,11 @@ def _resolve(
 RESOLUTIONS_FOR = {
     Resolution.SETTLED: {DifferenceKind.MISSING_HERE},
     Resolution.REFUNDED: {DifferenceKind.MISSING_HERE, DifferenceKind.DUPLICATE},
-    Resolution.LINKED: {DifferenceKind.MISSING_HERE, DifferenceKind.MISSING_AT_CHANNEL},
+    Resolution.LINKED: {
+        DifferenceKind.MISSING_HERE,
+        DifferenceKind.MISSING_AT_CHANNEL,
+        DifferenceKind.COUNT,
+    },
     Resolution.TIMING: set(DifferenceKind),
     Resolution.WRITTEN_OFF: set(DifferenceKind),
 }

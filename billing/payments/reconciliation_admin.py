@@ -22,6 +22,8 @@ from billing.models import (
     ReconciliationDifference,
     ReconciliationRun,
     Resolution,
+    TillCount,
+    WindowMethod,
 )
 from billing.payments.gateways import GatewayError, channel_name
 from billing.payments.reconciliation import RESOLUTIONS_FOR, difference_resolve, reconciliation_run
@@ -86,6 +88,17 @@ class DifferenceInline(DifferenceColumns, ReadOnlyAdminMixin, admin.TabularInlin
         return super().get_queryset(request).select_related("payment", "resolved_by")
 
 
+class TillCountInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TillCount
+    fields = ["method_shown", "counted", "recorded"]
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description=gettext_lazy("paid by"))
+    def method_shown(self, count):
+        return WindowMethod(count.method).label
+
+
 class ChannelFilter(admin.SimpleListFilter):
     """The channels of the list's rows, by name (finance's lists: runs, statements)."""
 
@@ -123,6 +136,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = [
         "channel_shown",
         "day",
+        ("cashier", "institution"),
         "status",
         ("channel_count", "channel_total"),
         ("our_count", "our_total"),
@@ -130,8 +144,12 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("started_at", "checked_at", "closed_at"),
     ]
     readonly_fields = flatten(fields)
-    inlines = [DifferenceInline]
+    inlines = [TillCountInline, DifferenceInline]
     actions = ["run_again"]
+
+    def get_inlines(self, request, obj):
+        # A cashier's count for the window's runs; a statement's runs have none.
+        return self.inlines if obj and obj.cashier_id else [DifferenceInline]
 
     def get_queryset(self, request):
         return (
@@ -159,6 +177,13 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     def run_again(self, request, queryset):
         for run in queryset:
+            if run.cashier_id:
+                self.message_user(
+                    request,
+                    _("%(run)s: a till is counted again by its cashier.") % {"run": run},
+                    messages.WARNING,
+                )
+                continue
             try:
                 run, _comparison = reconciliation_run(channel=run.channel, day=run.day)
             except (GatewayError, KeyError) as error:

@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Sum
 from django.utils import timezone
 
 from billing.models import (
@@ -12,9 +13,12 @@ from billing.models import (
     DifferenceKind,
     Payment,
     Refund,
+    RefundMethod,
     RefundStatus,
+    WindowMethod,
 )
 from billing.payments.gateways import StatementLine, get_gateway
+from billing.payments.refunds import WINDOW_CHANNEL
 from creditcare.money import ZERO
 
 
@@ -185,3 +189,43 @@ def statement_check(*, channel: str, day: dt.date) -> Comparison:
     books (``statement_compare``). Raises ``GatewayError``; ``KeyError`` for a channel we
     do not know."""
     return statement_compare(channel=channel, day=day, lines=get_gateway(channel).statement(day))
+
+
+# A refund paid out at the window goes back the way it is counted in the till.
+TILL_METHOD_OF_REFUND = {RefundMethod.CASH: WindowMethod.CASH, RefundMethod.CARD: WindowMethod.CARD}
+
+
+def window_takings(*, cashier, day: dt.date) -> dict[str, Decimal]:
+    """What a cashier took at the window on ``day`` (China time) by way of paying, less the
+    refunds they paid out the same way: what their till should hold. Methods with nothing
+    are left out."""
+    start, end = day_bounds(day)
+    takings: dict[str, Decimal] = {}
+    for method, total in (
+        Payment.objects.filter(
+            channel=WINDOW_CHANNEL,
+            taken_by=cashier,
+            status__in=MONEY_TAKEN,
+            succeeded_at__gte=start,
+            succeeded_at__lt=end,
+        )
+        .values_list("method")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    ):
+        takings[method] = takings.get(method, ZERO) + total
+    for method, total in (
+        Refund.objects.filter(
+            status=RefundStatus.PAID_OUT,
+            paid_out_by=cashier,
+            paid_out_method__in=list(TILL_METHOD_OF_REFUND),
+            finished_at__gte=start,
+            finished_at__lt=end,
+        )
+        .values_list("paid_out_method")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    ):
+        till = TILL_METHOD_OF_REFUND[method]
+        takings[till] = takings.get(till, ZERO) - total
+    return takings

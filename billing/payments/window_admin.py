@@ -11,11 +11,13 @@ from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.admin_views import form_page, require
-from billing.models import Bill, Refund, RefundMethod, WindowMethod
+from billing.models import Bill, Refund, RefundMethod, RunStatus, WindowMethod
+from billing.payments.reconciliation import till_close
 from billing.payments.refunds import refund_pay_out
 from billing.payments.services import payment_take_at_window
 from creditcare.errors import DomainError
@@ -37,6 +39,32 @@ class WindowPaymentForm(forms.Form):
     )
 
 
+class TillForm(forms.Form):
+    """The end-of-day count, one amount per way of paying (counted blind: what the books
+    expect is shown after)."""
+
+    day = forms.DateField(
+        label=gettext_lazy("Day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for method, label in WindowMethod.choices:
+            self.fields[method] = forms.DecimalField(
+                label=label,
+                max_digits=12,
+                decimal_places=2,
+                min_value=Decimal("0"),
+                initial=Decimal("0.00"),
+            )
+
+    def clean_day(self):
+        day = self.cleaned_data["day"]
+        if day > timezone.localdate():
+            raise forms.ValidationError(_("A day that has not come cannot be closed."))
+        return day
+
+
 class PayOutForm(forms.Form):
     method = forms.ChoiceField(label=gettext_lazy("Given back by"), choices=RefundMethod.choices)
     note = forms.CharField(
@@ -44,6 +72,44 @@ class PayOutForm(forms.Form):
         max_length=200,
         required=False,
         help_text=gettext_lazy("E.g. paper invoice taken back, receipt number."),
+    )
+
+
+def close_till_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
+    require(request, "billing.close_till")
+    form = TillForm(request.POST or None, initial={"day": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        counts = {method: form.cleaned_data[method] for method in WindowMethod.values}
+        try:
+            run = till_close(cashier=request.user, day=form.cleaned_data["day"], counts=counts)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            lines = _("; ").join(  # a list's separator, as the language writes it
+                _("%(method)s counted %(counted)s, recorded %(recorded)s")
+                % {
+                    "method": WindowMethod(count.method).label,
+                    "counted": count.counted,
+                    "recorded": count.recorded,
+                }
+                for count in run.till_counts.all()
+            )
+            if run.status == RunStatus.BALANCED:
+                messages.success(request, _("The till balances: %(lines)s.") % {"lines": lines})
+            else:
+                messages.warning(
+                    request,
+                    _("The till does not balance: %(lines)s. Finance will look into it.")
+                    % {"lines": lines},
+                )
+            return redirect("admin:billing_payment_close_till")
+    return form_page(
+        request,
+        model_admin,
+        original=None,
+        form=form,
+        title=_("Close the till: count what it holds"),
+        label=_("Close the till"),
     )
 
 

@@ -326,3 +326,89 @@ def test_only_finance_works_reconciliation(day_at_alipay, window_clerk):
     assert clerk.post(resolve_url, {"resolution": "timing", "reason": "x"}).status_code == 403
     difference.refresh_from_db()
     assert difference.status == DifferenceStatus.OPEN
+
+
+# --- the window's till -------------------------------------------------------------------------
+
+
+def test_a_till_that_matches_balances_and_one_that_does_not_goes_to_finance(
+    his, card, window_clerk, finance
+):
+    from billing.models import TillCount, WindowMethod
+    from billing.payments.reconciliation import till_close
+    from billing.payments.services import payment_take_at_window
+
+    with time_machine.travel(T0):
+        cash = new_link(his, card, 1).bill
+        scanned = new_link(his, card, 2).bill
+        payment_take_at_window(
+            bill=cash, amount=Decimal("35.00"), method=WindowMethod.CASH, actor=window_clerk
+        )
+        payment_take_at_window(
+            bill=scanned,
+            amount=Decimal("35.00"),
+            method=WindowMethod.SCAN,
+            actor=window_clerk,
+            reference="T-1",
+        )
+        day = timezone.localdate()
+
+        run = till_close(
+            cashier=window_clerk,
+            day=day,
+            counts={WindowMethod.CASH: Decimal("35.00"), WindowMethod.SCAN: Decimal("35.00")},
+        )
+        assert run.status == RunStatus.BALANCED and not run.differences.exists()
+
+        short = till_close(
+            cashier=window_clerk,
+            day=day,
+            counts={WindowMethod.CASH: Decimal("30.00"), WindowMethod.SCAN: Decimal("35.00")},
+        )
+    assert short.pk == run.pk and short.status == RunStatus.DIFFERENCES
+    (difference,) = short.differences.all()
+    assert (difference.kind, difference.channel_amount, difference.our_amount) == (
+        DifferenceKind.COUNT,
+        Decimal("30.00"),
+        Decimal("35.00"),
+    )
+    counts = {c.method: (c.counted, c.recorded) for c in TillCount.objects.filter(run=run)}
+    assert counts == {
+        WindowMethod.CASH: (Decimal("30.00"), Decimal("35.00")),
+        WindowMethod.CARD: (Decimal("0.00"), Decimal("0.00")),
+        WindowMethod.SCAN: (Decimal("35.00"), Decimal("35.00")),
+    }
+    difference_resolve(
+        difference=difference,
+        resolution=Resolution.WRITTEN_OFF,
+        actor=finance,
+        reason="收银短款5元，由收银员赔付",
+    )
+    short.refresh_from_db()
+    assert short.status == RunStatus.CLOSED
+    page = logged_in(finance).get(f"/admin/billing/reconciliationrun/{run.pk}/change/")
+    assert "30.00" in page.content.decode() and window_clerk.username in page.content.decode()
+
+
+def test_the_window_clerk_closes_the_till_from_the_admin(window_clerk):
+    client = logged_in(window_clerk)
+    assert "close-till" in client.get("/admin/").content.decode()
+    url = "/admin/billing/payment/close-till/"
+    assert client.get(url).status_code == 200
+    answer = client.post(
+        url,
+        {"day": timezone.localdate().isoformat(), "cash": "12.50", "card": "0", "scan": "0"},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    run = ReconciliationRun.objects.get()
+    assert (run.channel, run.cashier, run.status) == ("window", window_clerk, RunStatus.DIFFERENCES)
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    refused = client.post(url, {"day": tomorrow, "cash": "0", "card": "0", "scan": "0"})
+    assert refused.status_code == 200 and ReconciliationRun.objects.count() == 1
+    bad = client.post(url, {"day": "2026-13-40", "cash": "-1", "card": "x", "scan": ""})
+    assert bad.status_code == 200 and ReconciliationRun.objects.count() == 1
+
+
+def test_finance_cannot_close_a_till(finance):
+    assert logged_in(finance).get("/admin/billing/payment/close-till/").status_code == 403

@@ -88,3 +88,30 @@ def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypa
     bill.refresh_from_db()
     assert run.status == RunStatus.CLOSED and bill.status == BillStatus.PAID
     assert ReconciliationRun.objects.count() == 1
+
+
+def test_the_window_clerk_closes_the_till(server, demo, monkeypatch):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the test's ORM reads
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        visit(desk, f"{server.url}/admin/login/")
+        desk.fill("#id_username", "window")
+        desk.fill("#id_password", "window-demo-2026")
+        with desk.expect_navigation():
+            desk.click("input[type=submit]")
+        with desk.expect_navigation():
+            desk.click("a.button:text('交班清点')")
+        desk.fill("#id_cash", "120.00")
+        desk.screenshot(path=SCREENSHOTS / "window-1-close-till.png", full_page=True)
+        with desk.expect_navigation():
+            desk.click("input[type=submit]")
+        assert "不平" in desk.inner_text(".messagelist")
+        desk.screenshot(path=SCREENSHOTS / "window-2-till-closed.png", full_page=True)
+        browser.close()
+        connections.close_all()
+    run = ReconciliationRun.objects.get(channel="window")
+    assert run.status == RunStatus.DIFFERENCES

@@ -29,6 +29,7 @@ from typing import Protocol
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 GATEWAYS = {
     "sandbox": "billing.payments.gateways.sandbox.SandboxGateway",
@@ -135,10 +136,11 @@ def get_gateway(channel: str, *, for_new_payments: bool = False) -> Gateway:
 
 
 def channel_name(channel: str) -> str:
-    """How staff screens name a channel ("test channel", "Alipay"); the code if unknown."""
+    """How staff screens name a channel ("test channel", "Alipay", the window); the code if
+    unknown."""
     if channel in GATEWAYS:
         return str(import_string(GATEWAYS[channel]).name)
-    return channel
+    return str(_("hospital window")) if channel == "window" else channel
 
 
 def channels_offered() -> list[tuple[str, str]]:
