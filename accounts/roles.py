@@ -70,6 +70,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_tillcount",
         "billing.view_settlementstatement",
         "billing.pay_out_settlement",
+        "billing.view_alert",
+        "billing.acknowledge_alert",
     ],
     # The credit policy and manual limit changes, with reasons.
     CREDIT_OFFICERS: [

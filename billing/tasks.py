@@ -10,6 +10,7 @@ from accounts.models import AgreementStatus, Patient
 from billing.collections.reminders import reminders_send
 from billing.collections.sweep import overdue_sweep
 from billing.credit import credit_limits_recompute_many
+from billing.payments.alerts import alerts_check
 from billing.payments.gateways import GatewayError
 from billing.payments.reconciliation import channels_to_reconcile, reconciliation_run
 from billing.payments.refunds import refunds_query_unknown, refunds_resend_pending, send_refund
@@ -129,3 +130,9 @@ def build_settlement_statements(day: str | None = None) -> int:
     ``day`` (YYYY-MM-DD), by channel. Rebuilding changes nothing paid out already."""
     day = day or (timezone.localdate() - dt.timedelta(days=1)).isoformat()
     return settlement_statements_build(day=dt.date.fromisoformat(day))
+
+
+@shared_task
+def check_alerts() -> list[int]:
+    """Every five minutes: raise finance's alerts whose condition holds, clear the others."""
+    return list(alerts_check())

@@ -17,6 +17,7 @@ DEFAULT_PERIODIC_TASKS: dict[str, tuple[str, int | str]] = {
     "send-reminders": ("billing.tasks.send_reminders", "*/30 * * * *"),
     "recompute-credit-limits": ("billing.tasks.recompute_credit_limits", "30 2 * * *"),
     "reconcile-statements": ("billing.tasks.reconcile_statements", "30 6 * * *"),
+    "check-alerts": ("billing.tasks.check_alerts", 300),
     "build-settlement-statements": ("billing.tasks.build_settlement_statements", "0 7 * * *"),
 }
 

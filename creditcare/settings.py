@@ -298,6 +298,13 @@ CHANNEL_FEE_RATES = {
         "CHANNEL_FEE_RATES", default={"alipay": "0.006", "wechat": "0.006"}
     ).items()
 }
+# Alerts for finance (billing/payments/alerts.py), checked every few minutes: the thresholds,
+# and the phones of finance's on-call list that get them by SMS (E.164, comma-separated).
+ALERT_RECONCILIATION_SHARE = Decimal(env.str("ALERT_RECONCILIATION_SHARE", default="0.01"))
+ALERT_PAYMENT_FAILURE_RATE = Decimal(env.str("ALERT_PAYMENT_FAILURE_RATE", default="0.2"))
+ALERT_SMS_FAILURE_RATE = Decimal(env.str("ALERT_SMS_FAILURE_RATE", default="0.1"))
+ALERT_MIN_ATTEMPTS = env.int("ALERT_MIN_ATTEMPTS", default=10)  # in the hour, for a rate
+FINANCE_ONCALL_PHONES = env.list("FINANCE_ONCALL_PHONES", default=[])
 PAYMENT_QUERY_AFTER_MINUTES = env.int("PAYMENT_QUERY_AFTER_MINUTES", default=3)
 PAYMENT_ABANDONED_MINUTES = env.int("PAYMENT_ABANDONED_MINUTES", default=30)
 # A refund the channel could not be reached for is tried this many times; then the channel is

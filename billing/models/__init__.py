@@ -20,6 +20,7 @@ Design overview
   them from these rows.
 """
 
+from billing.models.alerts import Alert, AlertSeverity
 from billing.models.bills import BILL_OWED, Bill, BillStatus
 from billing.models.collections import (
     CaseEvent,
@@ -72,6 +73,8 @@ __all__ = [
     "BILL_OWED",
     "MAX_VISIT_TOTAL",
     "MONEY_TAKEN",
+    "Alert",
+    "AlertSeverity",
     "Bill",
     "BillStatus",
     "CaseEvent",

@@ -1,6 +1,6 @@
 """Finance's reconciliation in the admin: the runs by day and channel with their state, each
-difference with the payment and bill it concerns, and the screen that resolves one (an
-action and a reason, through ``difference_resolve``)."""
+difference with the payment and bill it concerns, the screen that resolves one (an action
+and a reason, through ``difference_resolve``), and finance's alerts."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,11 +11,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from accounts.admin import ReadOnlyAdminMixin
 from accounts.admin_views import form_page, require
 from billing.models import (
+    Alert,
     DifferenceEvent,
     DifferenceStatus,
     Payment,
@@ -25,6 +26,7 @@ from billing.models import (
     TillCount,
     WindowMethod,
 )
+from billing.payments.alerts import alert_acknowledge
 from billing.payments.gateways import GatewayError, channel_name
 from billing.payments.reconciliation import RESOLUTIONS_FOR, difference_resolve, reconciliation_run
 from creditcare.errors import DomainError
@@ -112,6 +114,21 @@ class ChannelFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(channel=self.value()) if self.value() else queryset
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    title = gettext_lazy("active")
+    parameter_name = "active"
+
+    def lookups(self, request, model_admin):
+        return [("yes", pgettext("alert", "Active")), ("no", _("Cleared"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(cleared_at=None)
+        if self.value() == "no":
+            return queryset.exclude(cleared_at=None)
+        return queryset
 
 
 @admin.register(ReconciliationRun)
@@ -318,3 +335,31 @@ def resolve_view(request: HttpRequest, model_admin, object_id: int) -> HttpRespo
     return form_page(
         request, model_admin, original=difference, form=form, title=title, label=_("Resolve")
     )
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Finance's alerts: the active ones first; each acknowledged by whoever takes it on."""
+
+    list_display = [
+        "raised_at",
+        "severity",
+        "message",
+        "acknowledged_by",
+        "acknowledged_at",
+        "cleared_at",
+    ]
+    list_filter = ["severity", "rule", ActiveFilter]
+    list_select_related = ["acknowledged_by"]
+    actions = ["acknowledge"]
+
+    def has_acknowledge_permission(self, request) -> bool:
+        return request.user.has_perm("billing.acknowledge_alert")
+
+    @admin.action(description=gettext_lazy("Acknowledge: I am on it"), permissions=["acknowledge"])
+    def acknowledge(self, request, queryset):
+        done = 0
+        for alert in queryset.filter(acknowledged_at=None):
+            alert_acknowledge(alert=alert, actor=request.user)
+            done += 1
+        self.message_user(request, _("%(count)s alert(s) acknowledged.") % {"count": done})

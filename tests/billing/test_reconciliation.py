@@ -290,7 +290,14 @@ def test_finance_sees_the_run_and_resolves_a_difference_from_its_screen(day_at_a
     run, _ = run_day()
     client = logged_in(finance)
     listing = client.get("/admin/billing/reconciliationrun/").content.decode()
-    assert "alipay" in listing and f"/admin/billing/reconciliationrun/{run.pk}/" in listing
+    assert f"/admin/billing/reconciliationrun/{run.pk}/" in listing
+    filtered = client.get(
+        "/admin/billing/reconciliationrun/?channel=alipay&status__exact=differences"
+    )
+    assert f"/admin/billing/reconciliationrun/{run.pk}/" in filtered.content.decode()
+    assert (
+        client.get("/admin/billing/reconciliationdifference/?status__exact=open").status_code == 200
+    )
     page = client.get(f"/admin/billing/reconciliationrun/{run.pk}/change/").content.decode()
     lost = run.differences.get(kind=DifferenceKind.MISSING_HERE)
     resolve_url = f"/admin/billing/reconciliationdifference/{lost.pk}/resolve/"

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import Bill, BillStatus, PaymentLink, ReconciliationRun, RunStatus
+from billing.payments.alerts import alerts_check
 from billing.payments.reconciliation import reconciliation_run
 from billing.payments.settlement import settlement_statements_build
 from tests.billing.paying import press, sent_code, start
@@ -36,13 +37,15 @@ def lost_notification() -> Bill:
     return link.bill
 
 
-def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypatch):  # noqa: F811
+def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypatch, settings):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
+    settings.LANGUAGE_CODE = "zh-hans"  # the site's language, as deployed: records' words
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the test's ORM reads
     bill = lost_notification()
     run, _ = reconciliation_run(channel="sandbox", day=timezone.localdate())
     assert run.status == RunStatus.DIFFERENCES
+    assert alerts_check() == (1, 0)  # the whole day's volume differs
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = launch(playwright)
@@ -57,6 +60,8 @@ def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypa
         with desk.expect_navigation():
             desk.click("input[type=submit]")
 
+        assert "待处理对账差异" in desk.inner_text("[data-alerts]")  # the home page says so
+        desk.screenshot(path=SCREENSHOTS / "finance-0-home.png", full_page=True)
         visit(desk, f"{server.url}/admin/billing/reconciliationrun/")
         assert "待处理差异" in desk.inner_text("#result_list")
         desk.screenshot(path=SCREENSHOTS / "finance-1-runs.png", full_page=True)
@@ -87,6 +92,7 @@ def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypa
     run.refresh_from_db()
     bill.refresh_from_db()
     assert run.status == RunStatus.CLOSED and bill.status == BillStatus.PAID
+    assert alerts_check() == (0, 1)  # resolved: the alert clears
     assert ReconciliationRun.objects.count() == 1
 
 
