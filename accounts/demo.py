@@ -33,6 +33,7 @@ STAFF = [
     ("collector", "collector-demo-2026", roles.COLLECTION_STAFF),
     ("finance", "finance-demo-2026", roles.FINANCE),
     ("creditofficer", "credit-demo-2026", roles.CREDIT_OFFICERS),
+    ("manager", "manager-demo-2026", roles.MANAGEMENT),
     ("admin", "admin-demo-2026", "administrator"),
 ]
 
@@ -42,6 +43,7 @@ STAFF_NAMES = {
     "collector": "吴强",
     "finance": "郑华",
     "creditofficer": "孙丽",
+    "manager": "钱进",
     "admin": "管理员",
 }
 

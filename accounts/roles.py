@@ -8,6 +8,7 @@ WINDOW_STAFF = "Window staff"
 COLLECTION_STAFF = "Collection staff"
 FINANCE = "Finance"
 CREDIT_OFFICERS = "Credit officers"
+MANAGEMENT = "Management"
 
 _READ = [
     "accounts.view_institution",
@@ -72,6 +73,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.pay_out_settlement",
         "billing.view_alert",
         "billing.acknowledge_alert",
+        "billing.view_dailyvisitcount",
+        "billing.view_reports",
     ],
     # The credit policy and manual limit changes, with reasons.
     CREDIT_OFFICERS: [
@@ -81,7 +84,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.change_credit_limit",
         "accounts.view_creditpolicy",
         "accounts.change_creditpolicy",
+        "billing.view_dailyvisitcount",
+        "billing.view_reports",
     ],
+    # The region's figures, read only: the reports page, nothing about any one person.
+    MANAGEMENT: ["billing.view_reports"],
 }
 
 

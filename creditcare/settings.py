@@ -287,6 +287,8 @@ PAYMENT_SESSION_SECONDS = 1800
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
 # The channels patients see, in the hospital's order.
 PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"] if SANDBOX_ENABLED else [])
+# How far back a HIS may report its daily visit count (POST /api/v1/visit-counts/).
+VISIT_COUNT_MAX_AGE_DAYS = env.int("VISIT_COUNT_MAX_AGE_DAYS", default=400)
 # A payment still pending after this long is asked of its channel (the notification may be
 # lost); one the channel still knows nothing of after PAYMENT_ABANDONED_MINUTES is cancelled.
 # Each online channel's fee on a payment (a fraction of the amount: 0.006 is 0.6%), rounded to

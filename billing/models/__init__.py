@@ -65,6 +65,7 @@ from billing.models.visits import (
     Charge,
     ChargeCategory,
     ChargeVoid,
+    DailyVisitCount,
     Visit,
     VisitStatus,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "ContactChannel",
     "CreditEntry",
     "CreditEntryKind",
+    "DailyVisitCount",
     "DifferenceEvent",
     "DifferenceKind",
     "DifferenceStatus",

@@ -76,6 +76,7 @@ class Bill(models.Model):
             ("print_invoice", "Can mark invoices printed"),
             ("pay_out_refund", "Can pay out refunds at the window"),
             ("query_refund", "Can ask a channel again about a refund"),
+            ("view_reports", "Can view the management reports"),
         ]
         constraints = [
             models.CheckConstraint(

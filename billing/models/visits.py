@@ -166,3 +166,30 @@ class ChargeVoid(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"void {self.charge_id}: {self.reason}"
+
+
+class DailyVisitCount(models.Model):
+    """All the visits an institution had on a day, on credit or not, as its HIS reports them:
+    what the usage rate (visits on credit against all visits) is measured against."""
+
+    institution = models.ForeignKey(
+        "accounts.Institution",
+        on_delete=models.PROTECT,
+        related_name="daily_visit_counts",
+        verbose_name=_("institution"),
+    )
+    day = models.DateField(_("day"))
+    outpatient = models.PositiveIntegerField(_("outpatient visits"))
+    inpatient = models.PositiveIntegerField(_("inpatient admissions"))
+    reported_at = models.DateTimeField(_("reported"), auto_now=True)
+
+    class Meta:
+        ordering = ["-day", "institution"]
+        verbose_name = _("daily visit count")
+        verbose_name_plural = _("daily visit counts")
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "day"], name="visit_count_one_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution} {self.day}"

@@ -19,6 +19,7 @@ from billing.models import (
 from billing.payments import window_admin
 from billing.payments.refunds import refunds_query_unknown
 from billing.payments.services import invoice_mark_printed
+from billing.reports_admin import reports_view
 
 
 @admin.register(Bill)
@@ -43,6 +44,11 @@ class BillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            path(
+                "reports/",
+                self.admin_site.admin_view(lambda request: reports_view(request, self)),
+                name="billing_reports",
+            ),
             path(
                 "<int:object_id>/window-payment/",
                 self.admin_site.admin_view(

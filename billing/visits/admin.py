@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin import ReadOnlyAdminMixin
 from billing.models import (
     Charge,
+    DailyVisitCount,
     Visit,
 )
 
@@ -40,3 +41,13 @@ class VisitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["patient", "institution"]
     date_hierarchy = "started_at"
     inlines = [ChargeInline]
+
+
+@admin.register(DailyVisitCount)
+class DailyVisitCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """All the visits of each day, as each institution's HIS reported them."""
+
+    list_display = ["day", "institution", "outpatient", "inpatient", "reported_at"]
+    list_filter = ["institution"]
+    list_select_related = ["institution"]
+    date_hierarchy = "day"

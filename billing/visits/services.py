@@ -27,6 +27,7 @@ from billing.models import (
     ChargeVoid,
     CreditEntry,
     CreditEntryKind,
+    DailyVisitCount,
     Visit,
     VisitStatus,
 )
@@ -499,3 +500,23 @@ def _same_settlement(bill: Bill, settlement: Settlement) -> bool:
     ]
     same = all(getattr(bill, name) == getattr(settlement, name) for name in fields)
     return same and (settlement.closed_at is None or settlement.closed_at == bill.closed_at)
+
+
+def visit_count_report(
+    *, institution: Institution, day: dt.date, outpatient: int, inpatient: int
+) -> tuple[DailyVisitCount, bool]:
+    """The HIS's count of all its visits on ``day`` (China time): stored, or replacing what
+    it reported before for that day. Whether it is new."""
+    today = timezone.localdate()
+    if not today - dt.timedelta(days=settings.VISIT_COUNT_MAX_AGE_DAYS) <= day <= today:
+        raise DomainError(
+            "invalid_count_date",
+            _("A count is of a day from %(days)s days ago to today.")
+            % {"days": settings.VISIT_COUNT_MAX_AGE_DAYS},
+            {"date": day.isoformat()},
+        )
+    return DailyVisitCount.objects.update_or_create(
+        institution=institution,
+        day=day,
+        defaults={"outpatient": outpatient, "inpatient": inpatient},
+    )

@@ -11,7 +11,15 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from billing.models import Bill, BillStatus, PaymentLink, ReconciliationRun, RunStatus
+from accounts.models import Institution
+from billing.models import (
+    Bill,
+    BillStatus,
+    DailyVisitCount,
+    PaymentLink,
+    ReconciliationRun,
+    RunStatus,
+)
 from billing.payments.alerts import alerts_check
 from billing.payments.reconciliation import reconciliation_run
 from billing.payments.settlement import settlement_statements_build
@@ -21,6 +29,7 @@ from tests.e2e.test_content_security_policy_browser import (  # noqa: F401 (fixt
     SCREENSHOTS,
     code_for,
     demo,
+    report,
     visit,
 )
 
@@ -121,3 +130,36 @@ def test_the_window_clerk_closes_the_till(server, demo, monkeypatch):  # noqa: F
         connections.close_all()
     run = ReconciliationRun.objects.get(channel="window")
     assert run.status == RunStatus.DIFFERENCES
+
+
+def test_management_reads_the_reports_with_their_charts(server, demo, monkeypatch):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the test's ORM reads
+    for n, institution in enumerate(Institution.objects.order_by("pk")):
+        DailyVisitCount.objects.create(
+            institution=institution, day=timezone.localdate(), outpatient=40 + n, inpatient=5
+        )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        desk.on("console", lambda message: report(problems, message))  # favicon.ico aside
+        visit(desk, f"{server.url}/admin/login/")
+        desk.fill("#id_username", "manager")
+        desk.fill("#id_password", "manager-demo-2026")
+        with desk.expect_navigation():
+            desk.click("input[type=submit]")
+        visit(desk, f"{server.url}/admin/billing/bill/reports/")
+        desk.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 5")
+        drawn = desk.evaluate(
+            "[...document.querySelectorAll('canvas[data-chart]')]"
+            ".filter(c => window.Chart.getChart(c)).length"
+        )
+        assert drawn == 5  # every chart drawn by Chart.js
+        assert "每月签约" in desk.inner_text("#content")
+        desk.screenshot(path=SCREENSHOTS / "management-1-reports.png", full_page=True)
+        browser.close()
+        connections.close_all()
+    assert problems == []

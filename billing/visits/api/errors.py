@@ -51,6 +51,7 @@ ERROR_CODES = {
     "amount_mismatch": (422, "A charge's amount is not quantity x unit_price to the cent."),
     "self_pay_estimate_exceeds_amount": (422, "A charge's self_pay_estimate exceeds its amount."),
     "invalid_started_at": (422, "Open: started_at before 2000 or in the future."),
+    "invalid_count_date": (422, "Visit count: a date in the future or too long ago."),
     "visit_total_too_large": (422, "The visit's total would exceed 100,000,000.00."),
     "unknown_card": (422, "No patient has this citizen card."),
     "no_agreement": (422, "The patient never signed the agreement."),

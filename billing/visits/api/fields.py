@@ -48,6 +48,17 @@ class Text(serializers.CharField):
         return super().run_validation(data)
 
 
+class Count(serializers.IntegerField):
+    """A whole number sent as a JSON integer: not its digits in a string, not a boolean, not
+    a number with a fraction or an exponent (the schema says integer)."""
+
+    def run_validation(self, data=empty):
+        whole = isinstance(data, int) and not isinstance(data, bool)
+        if data is not empty and data is not None and not whole:
+            self.fail("invalid")
+        return super().run_validation(data)
+
+
 def decimal_pattern(*, places: int, min_value: Decimal, max_value: Decimal) -> str:
     """The plain decimals from ``min_value`` to ``max_value`` with at most ``places`` places:
     ``12``, ``12.3``, ``12.30``, no sign, exponent, leading zero or bare point.

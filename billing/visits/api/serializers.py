@@ -17,6 +17,7 @@ from billing.models import MAX_VISIT_TOTAL, Bill, BillStatus, ChargeCategory, Vi
 from billing.visits.api.fields import (
     BLANKABLE_TEXT,
     HIS_ID,
+    Count,
     DecimalString,
     QueryChoice,
     QueryInteger,
@@ -25,6 +26,7 @@ from billing.visits.api.fields import (
 )
 
 BILL_PAGE_SIZE = 50
+VISIT_COUNT_MAX = 10_000_000  # a day's visits at one institution, with room to spare
 BILL_PAGE_MAX = 200
 # An offset far past any institution's bills, and well inside PostgreSQL's bigint.
 BILL_OFFSET_MAX = 10**9
@@ -298,3 +300,25 @@ class BillPageOutput(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = BillOutput(many=True)
+
+
+class VisitCountInput(serializers.Serializer):
+    date = serializers.DateField(
+        help_text="The day counted (China time), YYYY-MM-DD: today or up to "
+        "VISIT_COUNT_MAX_AGE_DAYS (400) days before (else 422 invalid_count_date)."
+    )
+    outpatient = Count(
+        min_value=0,
+        max_value=VISIT_COUNT_MAX,
+        help_text="Every outpatient visit that day, on credit or not.",
+    )
+    inpatient = Count(
+        min_value=0, max_value=VISIT_COUNT_MAX, help_text="Every inpatient admission that day."
+    )
+
+
+class VisitCountOutput(serializers.Serializer):
+    date = serializers.DateField(source="day")
+    outpatient = serializers.IntegerField()
+    inpatient = serializers.IntegerField()
+    reported_at = serializers.DateTimeField()

@@ -66,6 +66,7 @@ urlpatterns = [
     ),
     path("visits/<id:visit_id>/close/", views.VisitCloseView.as_view(), name="visit-close"),
     path("bills/", views.BillListView.as_view(), name="bills"),
+    path("visit-counts/", views.VisitCountsView.as_view(), name="visit-counts"),
     path("bills/<id:bill_id>/", views.BillDetailView.as_view(), name="bill"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", csp(DOCS_POLICY)(DocsView.as_view(url_name="api:schema")), name="docs"),

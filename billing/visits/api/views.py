@@ -28,6 +28,8 @@ from billing.visits.api.serializers import (
     CreditLimitExceededSerializer,
     EligibilityOutput,
     ErrorSerializer,
+    VisitCountInput,
+    VisitCountOutput,
     VisitOpenInput,
     VisitOutput,
     VoidInput,
@@ -408,3 +410,33 @@ class BillDetailView(HisApiView):
         if bill is None:
             raise DomainError("bill_not_found", _("No such bill at your institution."))
         return Response(self.rendered(BillOutput, bill))
+
+
+class VisitCountsView(HisApiView):
+    @extend_schema(
+        operation_id="visit_count_report",
+        summary="Report all the visits of a day (for the usage rate)",
+        description="Once a day, the HIS reports how many visits it had, on credit or not: "
+        "what the region's usage rate (visits on credit against all visits) is measured "
+        "against. Reporting a day again replaces its count.",
+        request=VisitCountInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: OpenApiResponse(VisitCountOutput, description="Recorded."),
+            200: OpenApiResponse(VisitCountOutput, description="Replaced the day's count."),
+            **errors(*POST_CODES, "invalid_count_date"),
+        },
+    )
+    @idempotent
+    def post(self, request):
+        data = self.validated(VisitCountInput, request.data)
+        count, created = services.visit_count_report(
+            institution=request.user.institution,
+            day=data["date"],
+            outpatient=data["outpatient"],
+            inpatient=data["inpatient"],
+        )
+        return Response(
+            self.rendered(VisitCountOutput, count),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

@@ -1,0 +1,131 @@
+"""Management's reports: the figures of each report from the records, the page for the
+roles that may see it, its CSV."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from accounts import roles
+from billing.models import Bill, BillStatus, DailyVisitCount
+from billing.payments.selectors import day_bounds
+from billing.reports import (
+    Period,
+    payments_by_day,
+    signups_by_month,
+    sms_delivery,
+    time_to_pay,
+    usage_rate,
+)
+from notifications.models import SmsMessage, SmsStatus
+from tests.billing.test_settlement import record_payment
+from tests.conftest import logged_in
+from tests.factories import StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def period(today):
+    return Period(today - dt.timedelta(days=6), today)
+
+
+def test_signups_count_by_month_institution_channel_band_and_residence(signed_patient, period):
+    patient = signed_patient.patient
+    patient.birth_date = period.end.replace(year=period.end.year - 68)  # 68 at the period's end
+    patient.save(update_fields=["birth_date"])
+    report = signups_by_month(period)
+    assert sum(sum(s["values"]) for s in report.series) == 1
+    ((_month, institution, band, window, online, residents, outsiders),) = report.rows
+    assert institution == signed_patient.institution.name
+    assert (window, online, residents + outsiders) == (1, 0, 1)
+    assert band == "60-74"
+
+
+def test_payments_by_channel_and_day(link, period, today):
+    start, _end = day_bounds(today)
+    record_payment(link.bill, "alipay", Decimal("35.00"), start + dt.timedelta(hours=9))
+    record_payment(link.bill, "wechat", Decimal("10.00"), start + dt.timedelta(hours=10))
+    report = payments_by_day(period)
+    assert {row[1]: row[3] for row in report.rows} == {
+        "Alipay": Decimal("35.00"),
+        "WeChat Pay": Decimal("10.00"),
+    }
+    assert [s["values"][-1] for s in report.series] == [Decimal("35.00"), Decimal("10.00")]
+
+
+def test_usage_rate_is_visits_on_credit_over_all_reported_visits(his, card, period, today):
+    his.open_visit(card, his_visit_id="U1")
+    his.open_visit(card, his_visit_id="U2", kind="inpatient")
+    DailyVisitCount.objects.create(
+        institution=his.institution, day=today, outpatient=30, inpatient=10
+    )
+    report = usage_rate(period)
+    assert report.rows == [[today.isoformat(), 2, 40, Decimal("5.0")]]
+
+
+def test_time_to_pay_median_90th_percentile_and_on_time_share(link, period, today):
+    bill = link.bill
+    Bill.objects.filter(pk=bill.pk).update(
+        status=BillStatus.PAID,
+        paid_amount=bill.self_pay,
+        paid_at=bill.closed_at + dt.timedelta(hours=10),
+    )
+    report = time_to_pay(Period(bill.closed_at.date() - dt.timedelta(days=1), today))
+    ((_month, bills, median, p90, on_time),) = report.rows
+    assert (bills, median, p90, on_time) == (1, Decimal("10.0"), Decimal("10.0"), Decimal("100.0"))
+
+
+def test_sms_delivery_share(period):
+    for n, status in enumerate([SmsStatus.DELIVERED] * 3 + [SmsStatus.FAILED]):
+        SmsMessage.objects.create(
+            to=f"+86139000010{n:02d}",
+            template="verification_code",
+            body="x",
+            dedup_key=f"s{n}",
+            status=status,
+        )
+    (row,) = sms_delivery(period).rows
+    assert row[1:] == [4, 3, 1, Decimal("75.0")]
+
+
+def test_management_sees_the_reports_and_nothing_about_a_person(signed_patient):
+    manager = StaffFactory(role=roles.MANAGEMENT)
+    client = logged_in(manager)
+    page = client.get("/admin/billing/bill/reports/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    for key in ("signups", "payments", "usage", "time_to_pay", "sms"):
+        assert f'data-report="{key}"' in body and f'id="chart-{key}"' in body
+    assert "chart.umd.min.js" in body
+    assert client.get("/admin/accounts/patient/").status_code == 403
+    assert client.get("/admin/billing/bill/").status_code == 403
+    assert set(manager.get_all_permissions()) == {"billing.view_reports"}
+    assert Group.objects.get(name=roles.MANAGEMENT).permissions.count() == 1
+
+
+def test_the_reports_filter_and_download_as_csv(signed_patient, today):
+    client = logged_in(StaffFactory(role=roles.FINANCE))
+    query = f"start={(today - dt.timedelta(days=30)).isoformat()}&end={today.isoformat()}"
+    csv = client.get(f"/admin/billing/bill/reports/?{query}&csv=signups")
+    assert csv["Content-Type"].startswith("text/csv")
+    lines = csv.content.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 2 and signed_patient.institution.name in lines[1]
+    other = f"{query}&institution={signed_patient.institution.pk + 1000}"
+    assert (
+        client.get(f"/admin/billing/bill/reports/?{other}").status_code == 200
+    )  # shown as an error
+    backwards = f"start={today.isoformat()}&end={(today - dt.timedelta(days=1)).isoformat()}"
+    assert client.get(f"/admin/billing/bill/reports/?{backwards}").status_code == 200
+    assert client.get("/admin/billing/bill/reports/?start=nonsense&end=").status_code == 200
+
+
+def test_window_staff_see_no_reports(window_clerk):
+    assert logged_in(window_clerk).get("/admin/billing/bill/reports/").status_code == 403
