@@ -24,9 +24,20 @@ from django.db.models.functions import Cast, TruncDay, TruncMonth
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from accounts.models import CreditAgreement, Institution, SigningChannel
-from billing.models import MONEY_TAKEN, Bill, BillStatus, DailyVisitCount, Payment, Visit
+from accounts.models import CreditAgreement, CreditPool, Institution, SigningChannel
+from billing.models import (
+    MONEY_TAKEN,
+    Bill,
+    BillStatus,
+    CreditEntry,
+    CreditEntryKind,
+    DailyVisitCount,
+    Payment,
+    Visit,
+)
 from billing.payments.gateways import channel_name
+from billing.payments.selectors import day_bounds
+from creditcare.money import ZERO
 from notifications.models import SmsMessage, SmsStatus
 
 AGE_BANDS = [(0, 17), (18, 39), (40, 59), (60, 74), (75, None)]
@@ -41,13 +52,19 @@ class Period:
     end: dt.date
     institution: Institution | None = None
 
-    def bounds(self, field_name: str) -> Q:
-        """``field_name`` (a time) within the period, China time."""
-        from billing.payments.selectors import day_bounds
+    @property
+    def since(self) -> dt.datetime:
+        """The period's first moment, China time."""
+        return day_bounds(self.start)[0]
 
-        return Q(**{f"{field_name}__gte": day_bounds(self.start)[0]}) & Q(
-            **{f"{field_name}__lt": day_bounds(self.end)[1]}
-        )
+    @property
+    def until(self) -> dt.datetime:
+        """The moment after the period's last."""
+        return day_bounds(self.end)[1]
+
+    def bounds(self, field_name: str) -> Q:
+        """``field_name`` (a time) within the period."""
+        return Q(**{f"{field_name}__gte": self.since, f"{field_name}__lt": self.until})
 
 
 @dataclass
@@ -389,12 +406,116 @@ def sms_delivery(period: Period) -> Report:
     )
 
 
+def credit_in_use(period: Period) -> Report:
+    """Visits on credit each month by pool, and the credit outstanding (held by open visits
+    and unpaid bills) at each month's end, by pool: the credit entries summed."""
+    months = _months(period)
+    visits = dict(
+        (((row["month"], row["kind"]), row["count"]))
+        for row in _of_institution(
+            Visit.objects.filter(period.bounds("started_at")), period, "institution"
+        )
+        .annotate(month=TruncMonth("started_at", output_field=DateField()))
+        .values("month", "kind")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    entries = CreditEntry.objects.all()
+    if period.institution:
+        entries = entries.filter(
+            Q(visit__institution=period.institution) | Q(bill__institution=period.institution)
+        )
+    before = dict(
+        entries.filter(created_at__lt=period.since)
+        .values_list("credit_line__pool")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    moved = dict(
+        (((row["month"], row["credit_line__pool"]), row["total"]))
+        for row in entries.filter(period.bounds("created_at"))
+        .annotate(month=TruncMonth("created_at", output_field=DateField()))
+        .values("month", "credit_line__pool")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    pools = [(pool, label) for pool, label in CreditPool.choices]
+    outstanding: dict[str, list[Decimal]] = {}
+    for pool, _label in pools:
+        running, values = before.get(pool, ZERO), []
+        for month in months:
+            running += moved.get((month, pool), ZERO)
+            values.append(running)
+        outstanding[pool] = values
+    return Report(
+        key="credit",
+        title=_("Credit outstanding at each month's end (CNY)"),
+        kind="line",
+        labels=[m.strftime("%Y-%m") for m in months],
+        series=[{"name": str(label), "values": outstanding[pool]} for pool, label in pools],
+        columns=[
+            _("month"),
+            *(_("visits on credit: %(pool)s") % {"pool": label} for _pool, label in pools),
+            *(_("outstanding: %(pool)s") % {"pool": label} for _pool, label in pools),
+        ],
+        rows=[
+            [
+                month.strftime("%Y-%m"),
+                *(visits.get((month, pool), 0) for pool, _label in pools),
+                *(outstanding[pool][n] for pool, _label in pools),
+            ]
+            for n, month in enumerate(months)
+        ],
+    )
+
+
+def recovered_and_written_off(period: Period) -> Report:
+    """Each month: money paid on bills after their due time (recovered), and bills written
+    off, from the credit entries that recorded them."""
+    entries = CreditEntry.objects.filter(period.bounds("created_at"))
+    if period.institution:
+        entries = entries.filter(bill__institution=period.institution)
+    rows = {
+        row["month"]: row
+        for row in entries.annotate(month=TruncMonth("created_at", output_field=DateField()))
+        .values("month")
+        .annotate(
+            recovered=Sum(
+                -F("amount"),
+                filter=Q(kind=CreditEntryKind.PAYMENT, created_at__gt=F("bill__due_at")),
+                default=ZERO,
+            ),
+            written_off=Sum(-F("amount"), filter=Q(kind=CreditEntryKind.WRITE_OFF), default=ZERO),
+        )
+        .order_by()
+    }
+    months = _months(period)
+
+    def of(month: dt.date, name: str) -> Decimal:
+        return rows[month][name] if month in rows else ZERO
+
+    return Report(
+        key="collections",
+        title=_("Overdue money recovered and written off (CNY)"),
+        kind="bar",
+        labels=[m.strftime("%Y-%m") for m in months],
+        series=[
+            {"name": _("recovered"), "values": [of(m, "recovered") for m in months]},
+            {"name": _("written off"), "values": [of(m, "written_off") for m in months]},
+        ],
+        columns=[_("month"), _("recovered"), _("written off")],
+        rows=[[m.strftime("%Y-%m"), of(m, "recovered"), of(m, "written_off")] for m in months],
+    )
+
+
 REPORTS = {
     "signups": signups_by_month,
     "payments": payments_by_day,
     "usage": usage_rate,
     "time_to_pay": time_to_pay,
     "sms": sms_delivery,
+    "credit": credit_in_use,
+    "collections": recovered_and_written_off,
 }
 
 

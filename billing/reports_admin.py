@@ -1,7 +1,6 @@
 """The reports page of the admin (finance, credit officers, management): each report's
 chart, its figures, and the figures as CSV, for a date range and an institution."""
 
-import csv
 import datetime as dt
 
 from django import forms
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from accounts.admin_views import require
 from accounts.models import Institution
 from billing.reports import REPORTS, Period, reports
+from creditcare.exports import csv_download
 
 LONGEST = dt.timedelta(days=731)  # two years of days on one page
 
@@ -57,7 +57,8 @@ def reports_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
     period = Period(data["start"], data["end"], data.get("institution"))
     wanted = request.GET.get("csv")
     if wanted in REPORTS:
-        return _csv(REPORTS[wanted](period))
+        report = REPORTS[wanted](period)
+        return csv_download(f"{report.key}.csv", [report.columns, *report.rows])
     query = (
         request.GET.copy().urlencode()
         if form.is_bound and form.is_valid()
@@ -72,13 +73,3 @@ def reports_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
         "query": query,
     }
     return render(request, "admin/billing/reports.html", context)
-
-
-def _csv(report) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{report.key}.csv"'
-    response.write("\ufeff")  # the BOM: Excel opens UTF-8 Chinese correctly
-    writer = csv.writer(response)
-    writer.writerow(report.columns)
-    writer.writerows(["" if cell is None else cell for cell in row] for row in report.rows)
-    return response

@@ -2,7 +2,6 @@
 channel, exported for the bank (CSV or Excel), and marked paid out with the transfer's
 reference."""
 
-import csv
 import io
 
 from django import forms
@@ -22,6 +21,7 @@ from billing.payments.gateways import channel_name
 from billing.payments.reconciliation_admin import ChannelFilter
 from billing.payments.settlement import settlement_pay_out
 from creditcare.errors import DomainError
+from creditcare.exports import csv_download
 
 COLUMNS = [
     ("day", gettext_lazy("day")),
@@ -87,13 +87,7 @@ class SettlementStatementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Export the selected statements (CSV)"))
     def export_csv(self, request, queryset):
-        out = io.StringIO()
-        csv.writer(out).writerows(_rows(queryset))
-        response = HttpResponse(
-            "\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8"
-        )  # the BOM: Excel opens UTF-8 Chinese correctly
-        response["Content-Disposition"] = 'attachment; filename="settlement.csv"'
-        return response
+        return csv_download("settlement.csv", _rows(queryset))
 
     @admin.action(description=gettext_lazy("Export the selected statements (Excel)"))
     def export_excel(self, request, queryset):

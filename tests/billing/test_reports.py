@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -13,7 +14,9 @@ from billing.models import Bill, BillStatus, DailyVisitCount
 from billing.payments.selectors import day_bounds
 from billing.reports import (
     Period,
+    credit_in_use,
     payments_by_day,
+    recovered_and_written_off,
     signups_by_month,
     sms_delivery,
     time_to_pay,
@@ -129,3 +132,25 @@ def test_the_reports_filter_and_download_as_csv(signed_patient, today):
 
 def test_window_staff_see_no_reports(window_clerk):
     assert logged_in(window_clerk).get("/admin/billing/bill/reports/").status_code == 403
+
+
+def test_credit_outstanding_follows_the_credit_entries(link, period):
+    from billing.ledger import credit_used_from_entries
+
+    report = credit_in_use(period)
+    outpatient = report.series[[s["name"] for s in report.series].index("Outpatient")]
+    line = link.bill.credit_line
+    assert outpatient["values"][-1] == credit_used_from_entries(line=line) == link.bill.self_pay
+    assert report.rows[-1][1] == 1  # one outpatient visit on credit this month
+
+
+def test_recovered_and_written_off_per_month(link, period, finance_officer):
+    from billing.collections.cases import bill_write_off
+
+    bill = link.bill
+    with time_machine.travel(bill.due_at + dt.timedelta(days=1)):
+        bill_write_off(bill=bill, actor=finance_officer, reason="无法联系")
+    report = recovered_and_written_off(
+        Period(period.start, bill.due_at.date() + dt.timedelta(days=2))
+    )
+    assert report.rows[-1][1:] == [Decimal("0.00"), bill.self_pay]

@@ -23,6 +23,7 @@ from billing.models import (
 from billing.payments.alerts import alerts_check
 from billing.payments.reconciliation import reconciliation_run
 from billing.payments.settlement import settlement_statements_build
+from billing.reports import REPORTS
 from tests.billing.paying import press, sent_code, start
 from tests.e2e.browser import launch, needs_chromium
 from tests.e2e.test_content_security_policy_browser import (  # noqa: F401 (fixture)
@@ -152,12 +153,15 @@ def test_management_reads_the_reports_with_their_charts(server, demo, monkeypatc
         with desk.expect_navigation():
             desk.click("input[type=submit]")
         visit(desk, f"{server.url}/admin/billing/bill/reports/")
-        desk.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 5")
+        charts = len(REPORTS)
+        desk.wait_for_function(
+            f"document.querySelectorAll('canvas[data-chart]').length === {charts}"
+        )
         drawn = desk.evaluate(
             "[...document.querySelectorAll('canvas[data-chart]')]"
             ".filter(c => window.Chart.getChart(c)).length"
         )
-        assert drawn == 5  # every chart drawn by Chart.js
+        assert drawn == charts  # every chart drawn by Chart.js
         assert "每月签约" in desk.inner_text("#content")
         desk.screenshot(path=SCREENSHOTS / "management-1-reports.png", full_page=True)
         browser.close()
