@@ -102,6 +102,7 @@ def test_sms_delivery_share(period):
 def test_management_sees_the_reports_and_nothing_about_a_person(signed_patient):
     manager = StaffFactory(role=roles.MANAGEMENT)
     client = logged_in(manager)
+    assert "/admin/billing/bill/reports/" in client.get("/admin/").content.decode()
     page = client.get("/admin/billing/bill/reports/")
     assert page.status_code == 200
     body = page.content.decode()

@@ -1,7 +1,7 @@
 """Finance's morning in a real browser, in Chinese: sign in (with the authenticator app),
 open the day's reconciliation run with a difference (a payment whose notification was lost),
-resolve it from the statement, see the run closed, and the day's settlement. Screenshots go
-to test-output/e2e/.
+resolve it from the statement, see the run closed, the day's settlement and the reports with
+their charts. Screenshots go to test-output/e2e/.
 
 Needs Debian's chromium (`.ci/run` installs it; the README says how).
 """
@@ -96,6 +96,14 @@ def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypa
         visit(desk, f"{server.url}/admin/billing/settlementstatement/")
         assert "标记已划付" in desk.inner_text("#result_list")
         desk.screenshot(path=SCREENSHOTS / "finance-5-settlement.png", full_page=True)
+
+        # And the reports, drawn by Chart.js.
+        visit(desk, f"{server.url}/admin/billing/bill/reports/")
+        desk.wait_for_function(
+            "[...document.querySelectorAll('canvas[data-chart]')]"
+            f".filter(c => window.Chart.getChart(c)).length === {len(REPORTS)}"
+        )
+        desk.screenshot(path=SCREENSHOTS / "finance-6-reports.png", full_page=True)
         browser.close()
         connections.close_all()  # Playwright's greenlet had a connection of its own
 
