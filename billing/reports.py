@@ -78,6 +78,8 @@ class Report:
     rows: list[list] = field(default_factory=list)
     stacked: bool = False
     percent: bool = False  # the values are percentages
+    horizontal: bool = False  # bars along the y axis, a label each (the collections overview)
+    links: list[str] = field(default_factory=list)  # where a click on each label leads
 
     @property
     def chart_id(self) -> str:
@@ -97,6 +99,8 @@ class Report:
             ],
             "stacked": self.stacked,
             "percent": self.percent,
+            "horizontal": self.horizontal,
+            "links": self.links,
         }
 
 

@@ -27,6 +27,7 @@ from accounts.models import User
 from accounts.roles import COLLECTION_STAFF
 from billing.collections import cases, selectors
 from billing.models import Bill, CaseStatus, CollectionCase, ContactChannel
+from billing.reports import Report
 from creditcare.errors import DomainError
 
 WORK = "billing.work_collectioncase"
@@ -388,39 +389,18 @@ def case_action_view(
 # --- the overview ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    value_text: str
-    y: int
-    width: int
-    url: str = ""
-
-
-@dataclass(frozen=True)
-class BarChart:
-    """A horizontal bar chart drawn on the server as inline SVG: no script, no assets."""
-
-    title: str
-    bars: list[Bar]
-    height: int
-    label_width: int = 130
-    plot_width: int = 360
-
-    @property
-    def text_x(self) -> int:
-        return self.label_width + 6
-
-
-def bar_chart(title: str, rows: list[tuple[str, Decimal | int, str, str]]) -> BarChart:
-    """``rows``: (label, value, value as shown, link or ""); bars scaled to the largest."""
-    top = max((value for _label, value, _text, _url in rows), default=0) or 1
-    plot = BarChart.plot_width
-    bars = [
-        Bar(label, text, 8 + index * 30, round(plot * float(value) / float(top)), url)
-        for index, (label, value, text, url) in enumerate(rows)
-    ]
-    return BarChart(title, bars, height=16 + 30 * len(rows))
+def bar_chart(key: str, title: str, rows: list[tuple[str, Decimal | int, str]]) -> Report:
+    """Horizontal bars of ``rows`` (label, value, link or ""), drawn as the reports are."""
+    return Report(
+        key=key,
+        title=title,
+        kind="bar",
+        labels=[label for label, _value, _url in rows],
+        series=[{"name": title, "values": [value for _label, value, _url in rows]}],
+        columns=[],
+        horizontal=True,
+        links=[url for _label, _value, url in rows],
+    )
 
 
 def overview_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
@@ -428,33 +408,36 @@ def overview_view(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse
     overview = selectors.collections_overview()
     queue = reverse("admin:billing_collectioncase_changelist")
     amounts = bar_chart(
+        "amounts",
         _("Overdue amount by days overdue (CNY)"),
         [
-            (b.label, b.amount, f"{b.amount}", f"{queue}?{urlencode({'bucket': b.label})}")
+            (b.label, b.amount, f"{queue}?{urlencode({'bucket': b.label})}")
             for b in overview.buckets
         ],
     )
     counts = bar_chart(
+        "counts",
         _("Overdue bills by days overdue"),
-        [(b.label, b.bills, str(b.bills), "") for b in overview.buckets],
+        [(b.label, b.bills, "") for b in overview.buckets],
     )
     agents = bar_chart(
+        "agents",
         _("Open cases per agent"),
         [
             (
                 agent_name(row.agent) if row.agent else _("Unassigned"),
                 row.cases,
-                str(row.cases),
                 f"{queue}?agent={row.agent.pk if row.agent else 'none'}",
             )
             for row in overview.agents
         ],
     )
     recovered = bar_chart(
+        "recovered",
         _("Recovered (CNY)"),
         [
-            (_("This week"), overview.recovered_week, f"{overview.recovered_week}", ""),
-            (_("This month"), overview.recovered_month, f"{overview.recovered_month}", ""),
+            (_("This week"), overview.recovered_week, ""),
+            (_("This month"), overview.recovered_month, ""),
         ],
     )
     context = {

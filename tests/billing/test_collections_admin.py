@@ -2,6 +2,7 @@
 the queue and its filters, the case page and its actions, the overview."""
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal
 
@@ -529,7 +530,10 @@ def test_the_overview_by_bucket_and_agent(desk, collector, collector_client):
     )
     assert agents == [("collector", "1", "35.00"), ("-", "2", "270.00")]
     content = page.split('id="content-main"')[1]
-    assert content.count('class="bar-chart"') == 4 and "<script" not in content
+    assert content.count("<canvas data-chart=") == 4  # drawn by Chart.js, as the reports
+    amounts = json.loads(re.search(r'id="chart-amounts"[^>]*>([^<]+)<', page).group(1))
+    assert amounts["labels"][:2] == ["1-7", "8-30"] and amounts["horizontal"]
+    assert amounts["links"][0] == f"{QUEUE}?bucket=1-7"  # a bar opens the queue filtered
     assert (
         reverse("admin:billing_collectioncase_overview")
         in collector_client.get(QUEUE).content.decode()

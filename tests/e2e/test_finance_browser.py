@@ -104,6 +104,12 @@ def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypa
             f".filter(c => window.Chart.getChart(c)).length === {len(REPORTS)}"
         )
         desk.screenshot(path=SCREENSHOTS / "finance-6-reports.png", full_page=True)
+        visit(desk, f"{server.url}/admin/billing/collectioncase/overview/")
+        desk.wait_for_function(
+            "[...document.querySelectorAll('canvas[data-chart]')]"
+            ".filter(c => window.Chart.getChart(c)).length === 4"
+        )
+        desk.screenshot(path=SCREENSHOTS / "finance-7-collections-overview.png", full_page=True)
         browser.close()
         connections.close_all()  # Playwright's greenlet had a connection of its own
 
