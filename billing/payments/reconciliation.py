@@ -257,23 +257,24 @@ def difference_resolve(
                 "kind": DifferenceKind(difference.kind).label,
             },
         )
-    detail = ""
-    if resolution == Resolution.SETTLED:
-        detail = _settle_from_statement(difference)
-    elif resolution == Resolution.REFUNDED:
-        detail = _refund_extra(difference, actor=actor, reason=reason)
-    elif resolution == Resolution.LINKED:
-        if payment is None:
-            raise DomainError("payment_required", _("Choose the payment it is."))
-        detail = _("linked to payment %(number)s") % {"number": payment.out_trade_no}
+    if resolution == Resolution.LINKED and payment is None:
+        raise DomainError("payment_required", _("Choose the payment it is."))
+    # The difference is locked before anything is done: a second click on "Resolve" waits,
+    # then finds it resolved, and settles or refunds nothing twice.
     with transaction.atomic():
         run = ReconciliationRun.objects.select_for_update().get(pk=difference.run_id)
         locked = ReconciliationDifference.objects.select_for_update().get(pk=difference.pk)
         if locked.status != DifferenceStatus.OPEN:
             raise DomainError("difference_resolved", _("This difference is resolved already."))
-        if resolution == Resolution.LINKED:
+        detail = ""
+        if resolution == Resolution.SETTLED:
+            detail = _settle_from_statement(locked)
+        elif resolution == Resolution.REFUNDED:
+            detail = _refund_extra(locked, actor=actor, reason=reason)
+        elif resolution == Resolution.LINKED:
             locked.payment = payment
             locked.save(update_fields=["payment"])
+            detail = _("linked to payment %(number)s") % {"number": payment.out_trade_no}
         _resolve(locked, resolution, actor=actor, reason=reason, detail=detail)
         _run_state_refresh(run, now=timezone.now())
         run.save(update_fields=["status", "closed_at"])

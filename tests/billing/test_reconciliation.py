@@ -200,6 +200,20 @@ def test_a_difference_that_our_books_match_later_is_cleared_by_the_next_run(day_
     assert run.status == RunStatus.DIFFERENCES  # the other three are still open
 
 
+def test_resolving_twice_refunds_once(day_at_alipay, finance):
+    run, _ = run_day()
+    twice = run.differences.get(kind=DifferenceKind.DUPLICATE)
+    difference_resolve(
+        difference=twice, resolution=Resolution.REFUNDED, actor=finance, reason="重复扣款"
+    )
+    with pytest.raises(DomainError) as again:  # the form sent a second time
+        difference_resolve(
+            difference=twice, resolution=Resolution.REFUNDED, actor=finance, reason="重复扣款"
+        )
+    assert again.value.code == "difference_resolved"
+    assert Refund.objects.filter(payment=day_at_alipay["twice"]).count() == 1
+
+
 def test_a_resolution_needs_a_reason_and_must_fit_the_kind(day_at_alipay, finance):
     run, _ = run_day()
     amount = run.differences.get(kind=DifferenceKind.AMOUNT)
