@@ -14,17 +14,20 @@ from django.db.models import (
     DateField,
     DurationField,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Cast, TruncDay, TruncMonth
+from django.db.models.functions import Cast, Coalesce, TruncDay, TruncMonth
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from accounts.models import CreditAgreement, CreditPool, Institution, SigningChannel
+from billing.collections.cases import buckets as collection_buckets
 from billing.models import (
     MONEY_TAKEN,
     Bill,
@@ -512,6 +515,69 @@ def recovered_and_written_off(period: Period) -> Report:
     )
 
 
+def overdue_by_bucket(period: Period) -> Report:
+    """At each month's end (the period's last day for the last month): what was owed on
+    bills past due, by days overdue (COLLECTION_BUCKETS), from the bills and the credit
+    entries of their payments and write-offs made by then. One aggregate a month."""
+    labels, table = [], []
+    names = [label for label, _first, _last in collection_buckets()]
+    amounts: dict[str, list[Decimal]] = {name: [] for name in names}
+    for month in _months(period):
+        last = min(_month_end(month), period.end)
+        day_start, at = day_bounds(last)
+        settled = (
+            CreditEntry.objects.filter(
+                bill=OuterRef("pk"),
+                kind__in=[CreditEntryKind.PAYMENT, CreditEntryKind.WRITE_OFF],
+                created_at__lt=at,
+            )
+            .order_by()
+            .values("bill")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        # Youngest first: the first bucket whose earliest due day the bill's is on or after.
+        bucket = Case(
+            *(
+                When(due_at__gte=day_bounds(last - dt.timedelta(days=days))[0], then=Value(label))
+                for label, _first, days in collection_buckets()
+                if days is not None
+            ),
+            default=Value(names[-1]),
+        )
+        rows = {
+            row["bucket"]: row
+            for row in _of_institution(
+                Bill.objects.filter(closed_at__lt=at, due_at__lt=day_start), period, "institution"
+            )
+            .annotate(owed=F("self_pay") + Coalesce(Subquery(settled), Value(ZERO)))
+            .filter(owed__gt=0)
+            .annotate(bucket=bucket)
+            .values("bucket")
+            .annotate(bills=Count("pk"), amount=Sum("owed"))
+            .order_by()
+        }
+        labels.append(last.isoformat())
+        for name in names:
+            amounts[name].append(rows[name]["amount"] if name in rows else ZERO)
+            if name in rows:
+                table.append([last.isoformat(), name, rows[name]["bills"], rows[name]["amount"]])
+    return Report(
+        key="overdue",
+        title=_("Overdue at each month's end, by days overdue (CNY)"),
+        kind="bar",
+        labels=labels,
+        series=[{"name": name, "values": amounts[name]} for name in names],
+        stacked=True,
+        columns=[_("month's end"), _("days overdue"), _("bills"), _("amount")],
+        rows=table,
+    )
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
 REPORTS = {
     "signups": signups_by_month,
     "payments": payments_by_day,
@@ -519,6 +585,7 @@ REPORTS = {
     "time_to_pay": time_to_pay,
     "sms": sms_delivery,
     "credit": credit_in_use,
+    "overdue": overdue_by_bucket,
     "collections": recovered_and_written_off,
 }
 

@@ -155,3 +155,26 @@ def test_recovered_and_written_off_per_month(link, period, finance_officer):
         Period(period.start, bill.due_at.date() + dt.timedelta(days=2))
     )
     assert report.rows[-1][1:] == [Decimal("0.00"), bill.self_pay]
+
+
+def test_overdue_at_each_months_end_by_bucket_follows_payments(link, window_clerk):
+    from billing.models import WindowMethod
+    from billing.payments.services import payment_take_at_window
+    from billing.reports import overdue_by_bucket
+
+    bill = link.bill
+    due_day = timezone.localdate(bill.due_at)
+
+    def at(days_after_due: int) -> list:
+        last = due_day + dt.timedelta(days=days_after_due)
+        return overdue_by_bucket(Period(last.replace(day=1), last)).rows
+
+    assert at(0) == []  # due that day: not overdue yet
+    assert at(3) == [[(due_day + dt.timedelta(days=3)).isoformat(), "1-7", 1, bill.self_pay]]
+    assert at(10)[0][1:] == ["8-30", 1, bill.self_pay]
+    with time_machine.travel(bill.due_at + dt.timedelta(days=5)):
+        payment_take_at_window(
+            bill=bill, amount=bill.self_pay, method=WindowMethod.CASH, actor=window_clerk
+        )
+    assert at(3)[0][1:] == ["1-7", 1, bill.self_pay]  # paid later: still owed then
+    assert at(10) == []  # paid by then
