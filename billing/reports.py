@@ -28,6 +28,7 @@ from django.utils.translation import pgettext
 
 from accounts.models import CreditAgreement, CreditPool, Institution, SigningChannel
 from billing.collections.cases import buckets as collection_buckets
+from billing.collections.selectors import bucket_due_range
 from billing.models import (
     MONEY_TAKEN,
     Bill,
@@ -536,12 +537,14 @@ def overdue_by_bucket(period: Period) -> Report:
             .annotate(total=Sum("amount"))
             .values("total")
         )
-        # Youngest first: the first bucket whose earliest due day the bill's is on or after.
+        # Youngest first: the first bucket whose earliest due time the bill's is at or after,
+        # the buckets' due ranges as the collections overview draws them.
+        end_of_day = at - dt.timedelta(microseconds=1)
         bucket = Case(
             *(
-                When(due_at__gte=day_bounds(last - dt.timedelta(days=days))[0], then=Value(label))
-                for label, _first, days in collection_buckets()
-                if days is not None
+                When(due_at__gte=after, then=Value(name))
+                for name in names
+                if (after := bucket_due_range(label=name, now=end_of_day)[0]) is not None
             ),
             default=Value(names[-1]),
         )

@@ -17,6 +17,7 @@ from billing.reports import REPORTS, Period, reports
 from creditcare.exports import csv_download
 
 LONGEST = dt.timedelta(days=731)  # two years of days on one page
+EARLIEST = dt.date(2000, 1, 1)  # before the scheme: nothing to report, and far from overflow
 
 
 class PeriodForm(forms.Form):
@@ -38,7 +39,11 @@ class PeriodForm(forms.Form):
     def clean(self):
         data = super().clean()
         start, end = data.get("start"), data.get("end")
-        if start and end and not start <= end <= start + LONGEST:
+        if not (start and end):
+            return data
+        if start < EARLIEST or end > timezone.localdate():
+            raise forms.ValidationError(_("Choose days from 2000 to today."))
+        if not start <= end <= start + LONGEST:
             raise forms.ValidationError(_("Choose a period of one day to two years."))
         return data
 

@@ -23,11 +23,12 @@ from billing.models import (
     PromiseToPay,
 )
 from billing.payments.links import payment_link_url
+from billing.payments.selectors import day_bounds
 from creditcare.money import money_sum, quantize
 
 
 def _start_of_day(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, timezone.get_default_timezone())
+    return day_bounds(day)[0]
 
 
 def bucket_due_range(

@@ -20,7 +20,7 @@ Design overview
   them from these rows.
 """
 
-from billing.models.alerts import Alert, AlertSeverity
+from billing.models.alerts import Alert, AlertRule, AlertSeverity
 from billing.models.bills import BILL_OWED, Bill, BillStatus
 from billing.models.collections import (
     CaseEvent,
@@ -75,6 +75,7 @@ __all__ = [
     "MAX_VISIT_TOTAL",
     "MONEY_TAKEN",
     "Alert",
+    "AlertRule",
     "AlertSeverity",
     "Bill",
     "BillStatus",

@@ -12,12 +12,19 @@ class AlertSeverity(models.TextChoices):
     CRITICAL = "critical", _("Critical")
 
 
+class AlertRule(models.TextChoices):
+    RECONCILIATION_DIFFERENCES = "reconciliation_differences", _("Reconciliation differences")
+    STATEMENT_DOWNLOAD = "statement_download", _("Statement not downloaded")
+    PAYMENT_FAILURES = "payment_failures", _("Payment failures")
+    SMS_FAILURES = "sms_failures", _("SMS failures")
+
+
 class Alert(models.Model):
     """One raising of a condition. ``key`` names the condition (a rule and what it is about,
     e.g. ``payment_failures:alipay``): while an alert of a key is not cleared, the condition
     does not raise another."""
 
-    rule = models.CharField(_("rule"), max_length=40)
+    rule = models.CharField(_("rule"), max_length=40, choices=AlertRule.choices)
     key = models.CharField(_("condition"), max_length=100)
     severity = models.CharField(_("severity"), max_length=10, choices=AlertSeverity.choices)
     message = models.TextField(_("what"))

@@ -78,7 +78,9 @@ class SettlementStatement(models.Model):
         permissions = [("pay_out_settlement", "Can mark settlement statements paid out")]
 
     def __str__(self) -> str:
-        return f"{self.institution} {self.channel} {self.day}"
+        from billing.payments.gateways import channel_name  # the gateways import models
+
+        return f"{self.institution} {channel_name(self.channel)} {self.day}"
 
     @transition(field=status, source=SettlementStatus.TO_PAY, target=SettlementStatus.PAID_OUT)
     def pay_out(self) -> None:

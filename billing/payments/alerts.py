@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from billing.models import (
     Alert,
+    AlertRule,
     AlertSeverity,
     DifferenceStatus,
     Payment,
@@ -30,8 +31,7 @@ from billing.models import (
     ReconciliationRun,
     RunStatus,
 )
-from billing.payments.gateways import channel_name
-from billing.payments.refunds import WINDOW_CHANNEL
+from billing.payments.gateways import WINDOW_CHANNEL, channel_name
 from creditcare.errors import DomainError
 from creditcare.i18n import site_language
 from creditcare.money import ZERO
@@ -136,8 +136,8 @@ def _reconciliation_differences() -> list[Condition]:
             share = differing / volume if volume else Decimal(1)
             conditions.append(
                 Condition(
-                    "reconciliation_differences",
-                    f"reconciliation_differences:{channel}",
+                    AlertRule.RECONCILIATION_DIFFERENCES,
+                    f"{AlertRule.RECONCILIATION_DIFFERENCES}:{channel}",
                     AlertSeverity.CRITICAL,
                     _(
                         "%(channel)s, %(day)s: open reconciliation differences of %(amount)s, "
@@ -163,8 +163,8 @@ def _statement_downloads() -> list[Condition]:
     )
     return [
         Condition(
-            "statement_download",
-            f"statement_download:{run.channel}:{run.day}",
+            AlertRule.STATEMENT_DOWNLOAD,
+            f"{AlertRule.STATEMENT_DOWNLOAD}:{run.channel}:{run.day}",
             AlertSeverity.WARNING,
             _(
                 "%(channel)s: the statement of %(day)s failed to download %(attempts)s times "
@@ -200,8 +200,8 @@ def _payment_failures(now: dt.datetime) -> list[Condition]:
     )
     return [
         Condition(
-            "payment_failures",
-            f"payment_failures:{row['channel']}",
+            AlertRule.PAYMENT_FAILURES,
+            f"{AlertRule.PAYMENT_FAILURES}:{row['channel']}",
             AlertSeverity.CRITICAL,
             _(
                 "%(channel)s: %(failed)s of %(total)s payments in the last hour failed or "
@@ -234,8 +234,8 @@ def _sms_failures(now: dt.datetime) -> list[Condition]:
         return []
     return [
         Condition(
-            "sms_failures",
-            "sms_failures",
+            AlertRule.SMS_FAILURES,
+            AlertRule.SMS_FAILURES,
             AlertSeverity.WARNING,
             _("SMS: %(failed)s of %(total)s messages in the last hour failed (%(share)s).")
             % {"failed": failed, "total": total, "share": _percent(Decimal(failed) / total)},

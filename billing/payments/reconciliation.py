@@ -25,8 +25,8 @@ from billing.models import (
     TillCount,
     WindowMethod,
 )
-from billing.payments.gateways import GatewayError, Notification, get_gateway
-from billing.payments.refunds import WINDOW_CHANNEL, refund_request, refundable
+from billing.payments.gateways import WINDOW_CHANNEL, GatewayError, Notification, get_gateway
+from billing.payments.refunds import refund_request, refundable
 from billing.payments.selectors import (
     Comparison,
     Difference,

@@ -106,14 +106,19 @@ class ChannelFilter(admin.SimpleListFilter):
 
     title = gettext_lazy("channel")
     parameter_name = "channel"
+    field = "channel"  # where the rows keep it
 
     def lookups(self, request, model_admin):
         rows = model_admin.model.objects.order_by()
-        channels = rows.values_list("channel", flat=True).distinct()
+        channels = rows.values_list(self.field, flat=True).distinct()
         return [(channel, channel_name(channel)) for channel in sorted(channels)]
 
     def queryset(self, request, queryset):
-        return queryset.filter(channel=self.value()) if self.value() else queryset
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class RunChannelFilter(ChannelFilter):
+    field = "run__channel"
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -238,7 +243,7 @@ class ReconciliationDifferenceAdmin(DifferenceColumns, ReadOnlyAdminMixin, admin
         "status",
         "resolution_or_action",
     ]
-    list_filter = ["status", "kind", "run__channel", "resolution"]
+    list_filter = ["status", "kind", RunChannelFilter, "resolution"]
     search_fields = ["out_trade_no", "out_refund_no", "gateway_trade_no"]
     list_select_related = ["run", "payment"]
     ordering = ["-status", "-run__day", "pk"]  # "open" sorts after "resolved"

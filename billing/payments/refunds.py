@@ -45,7 +45,7 @@ from billing.models import (
     RefundMethod,
     RefundStatus,
 )
-from billing.payments.gateways import GatewayError, RefundResult, get_gateway
+from billing.payments.gateways import WINDOW_CHANNEL, GatewayError, RefundResult, get_gateway
 from creditcare.errors import DomainError
 from creditcare.money import money_sum, quantize
 from notifications.services import sms_queue
@@ -54,9 +54,6 @@ logger = logging.getLogger(__name__)
 
 REFUNDABLE = [PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED]
 DONE = [RefundStatus.SUCCEEDED, RefundStatus.PAID_OUT]
-
-
-WINDOW_CHANNEL = "window"  # payments taken at a hospital window
 
 
 def refundable(payment: Payment) -> Decimal:

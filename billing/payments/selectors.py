@@ -17,8 +17,7 @@ from billing.models import (
     RefundStatus,
     WindowMethod,
 )
-from billing.payments.gateways import StatementLine, get_gateway
-from billing.payments.refunds import WINDOW_CHANNEL
+from billing.payments.gateways import WINDOW_CHANNEL, StatementLine, get_gateway
 from creditcare.money import ZERO
 
 
@@ -78,32 +77,44 @@ def statement_compare(*, channel: str, day: dt.date, lines: list[StatementLine])
     start, end = day_bounds(day)
     payment_lines = [line for line in lines if line.kind == "payment"]
     refund_lines = [line for line in lines if line.kind == "refund"]
-    payments = {
-        p.out_trade_no: p
-        for p in Payment.objects.filter(
-            channel=channel, out_trade_no__in=[line.out_trade_no for line in payment_lines]
-        )
+    payments = Payment.objects.filter(channel=channel)
+    refunds = Refund.objects.filter(payment__channel=channel)
+    ours = {
+        "payment": payments.in_bulk(
+            [line.out_trade_no for line in payment_lines], field_name="out_trade_no"
+        ),
+        "refund": refunds.in_bulk(
+            [line.out_refund_no for line in refund_lines], field_name="out_refund_no"
+        ),
     }
-    refunds = {
-        r.out_refund_no: r
-        for r in Refund.objects.filter(
-            payment__channel=channel,
-            out_refund_no__in=[line.out_refund_no for line in refund_lines],
-        )
-    }
-    ours_that_day = list(
-        Payment.objects.filter(
-            channel=channel, status__in=MONEY_TAKEN, succeeded_at__gte=start, succeeded_at__lt=end
-        )
+    paid_that_day = list(
+        payments.filter(status__in=MONEY_TAKEN, succeeded_at__gte=start, succeeded_at__lt=end)
     )
-    refunds_that_day = list(
-        Refund.objects.filter(
-            payment__channel=channel,
-            status=RefundStatus.SUCCEEDED,
-            finished_at__gte=start,
-            finished_at__lt=end,
-        )
+    refunded_that_day = list(
+        refunds.filter(status=RefundStatus.SUCCEEDED, finished_at__gte=start, finished_at__lt=end)
     )
+    return Comparison(
+        channel=channel,
+        day=day,
+        lines=lines,
+        differences=[
+            *_lines_unmatched(lines, ours),
+            *_missing_at_channel(paid_that_day, {line.out_trade_no for line in payment_lines}),
+            *_missing_at_channel(refunded_that_day, {line.out_refund_no for line in refund_lines}),
+        ],
+        channel_total=sum((line.amount for line in payment_lines), ZERO)
+        - sum((line.amount for line in refund_lines), ZERO),
+        our_count=len(paid_that_day) + len(refunded_that_day),
+        our_total=sum((p.amount for p in paid_that_day), ZERO)
+        - sum((r.amount for r in refunded_that_day), ZERO),
+    )
+
+
+def _lines_unmatched(
+    lines: list[StatementLine], ours: dict[str, dict[str, Payment | Refund]]
+) -> list[Difference]:
+    """The channel's lines our books do not match: a number listed twice, money we did not
+    record (or not as taken or given back), an amount that differs."""
     differences: list[Difference] = []
     seen: Counter = Counter()
     for line in lines:
@@ -118,70 +129,56 @@ def statement_compare(*, channel: str, day: dt.date, lines: list[StatementLine])
             "at": line.at,
             "line": line,
         }
-        ours = refunds.get(number) if refund else payments.get(number)
-        links = (
-            {"refund_id": ours.pk, "payment_id": ours.payment_id}
-            if refund and ours
-            else {"payment_id": ours.pk}
-            if ours
-            else {}
-        )
+        record = ours[line.kind].get(number)
+        if record is not None:
+            facts |= (
+                {"refund_id": record.pk, "payment_id": record.payment_id}
+                if refund
+                else {"payment_id": record.pk}
+            )
         if seen[(line.kind, number)] > 1:
             key = f"{DifferenceKind.DUPLICATE}:{line.kind}:{number}:{seen[(line.kind, number)]}"
-            differences.append(Difference(DifferenceKind.DUPLICATE, key, **facts, **links))
+            differences.append(Difference(DifferenceKind.DUPLICATE, key, **facts))
             continue
-        recorded = ours is not None and (
-            ours.status == RefundStatus.SUCCEEDED if refund else ours.status in MONEY_TAKEN
+        recorded = record is not None and (
+            record.status == RefundStatus.SUCCEEDED if refund else record.status in MONEY_TAKEN
         )
         if not recorded:
             kind = DifferenceKind.REFUND_MISSING_HERE if refund else DifferenceKind.MISSING_HERE
-            our_amount = None
-        elif ours.amount != line.amount:
-            kind, our_amount = DifferenceKind.AMOUNT, ours.amount
+            facts["our_amount"] = None
+        elif record.amount != line.amount:
+            kind, facts["our_amount"] = DifferenceKind.AMOUNT, record.amount
         else:
             continue
-        differences.append(
-            Difference(kind, f"{kind}:{number}", our_amount=our_amount, **facts, **links)
-        )
-    listed = {line.out_trade_no for line in payment_lines}
-    for payment in ours_that_day:
-        if payment.out_trade_no not in listed:
-            kind = DifferenceKind.MISSING_AT_CHANNEL
+        differences.append(Difference(kind, f"{kind}:{number}", **facts))
+    return differences
+
+
+def _missing_at_channel(
+    recorded: list[Payment] | list[Refund], listed: set[str]
+) -> list[Difference]:
+    """Our payments (or refunds) of the day whose number the channel's statement lacks."""
+    differences = []
+    for record in recorded:
+        if isinstance(record, Refund):
+            kind, number = DifferenceKind.REFUND_MISSING_AT_CHANNEL, record.out_refund_no
+            facts = {
+                "out_refund_no": number,
+                "payment_id": record.payment_id,
+                "refund_id": record.pk,
+            }
+        else:
+            kind, number = DifferenceKind.MISSING_AT_CHANNEL, record.out_trade_no
+            facts = {
+                "out_trade_no": number,
+                "gateway_trade_no": record.gateway_trade_no,
+                "payment_id": record.pk,
+            }
+        if number not in listed:
             differences.append(
-                Difference(
-                    kind,
-                    f"{kind}:{payment.out_trade_no}",
-                    out_trade_no=payment.out_trade_no,
-                    gateway_trade_no=payment.gateway_trade_no,
-                    our_amount=payment.amount,
-                    payment_id=payment.pk,
-                )
+                Difference(kind, f"{kind}:{number}", our_amount=record.amount, **facts)
             )
-    listed = {line.out_refund_no for line in refund_lines}
-    for refund in refunds_that_day:
-        if refund.out_refund_no not in listed:
-            kind = DifferenceKind.REFUND_MISSING_AT_CHANNEL
-            differences.append(
-                Difference(
-                    kind,
-                    f"{kind}:{refund.out_refund_no}",
-                    out_refund_no=refund.out_refund_no,
-                    our_amount=refund.amount,
-                    payment_id=refund.payment_id,
-                    refund_id=refund.pk,
-                )
-            )
-    return Comparison(
-        channel=channel,
-        day=day,
-        lines=lines,
-        differences=differences,
-        channel_total=sum((line.amount for line in payment_lines), ZERO)
-        - sum((line.amount for line in refund_lines), ZERO),
-        our_count=len(ours_that_day) + len(refunds_that_day),
-        our_total=sum((p.amount for p in ours_that_day), ZERO)
-        - sum((r.amount for r in refunds_that_day), ZERO),
-    )
+    return differences
 
 
 def statement_check(*, channel: str, day: dt.date) -> Comparison:

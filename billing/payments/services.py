@@ -34,9 +34,15 @@ from billing.models import (
     PaymentStatus,
     WindowMethod,
 )
-from billing.payments.gateways import ForgedNotification, GatewayError, Notification, get_gateway
+from billing.payments.gateways import (
+    WINDOW_CHANNEL,
+    ForgedNotification,
+    GatewayError,
+    Notification,
+    get_gateway,
+)
 from billing.payments.links import public_url
-from billing.payments.refunds import WINDOW_CHANNEL, refund_request
+from billing.payments.refunds import refund_request
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, quantize
 from notifications.services import sms_queue

@@ -20,7 +20,7 @@ from billing.models import (
     SettlementStatement,
     SettlementStatus,
 )
-from billing.payments.refunds import WINDOW_CHANNEL
+from billing.payments.gateways import WINDOW_CHANNEL
 from billing.payments.selectors import day_bounds
 from creditcare.errors import DomainError
 from creditcare.money import ZERO
@@ -81,6 +81,14 @@ def settlement_statements_build(*, day: dt.date) -> int:
             "refunds": row["total"],
             "fees": day_total["fees"] - row["fees"],
         }
+    written = _statements_write(day=day, totals=totals)
+    logger.info("settlement statements of %s: %d written", day, written)
+    return written
+
+
+def _statements_write(*, day: dt.date, totals: dict[tuple[int, str], dict]) -> int:
+    """Write the day's statements from ``totals`` (institution and channel -> figures); one
+    that no longer has money is zeroed, one paid out is left as it was paid."""
     written = 0
     with transaction.atomic():
         statements = {
@@ -101,7 +109,6 @@ def settlement_statements_build(*, day: dt.date) -> int:
             statement.net = statement.gross - statement.refunds - statement.fees
             statement.save()
             written += 1
-    logger.info("settlement statements of %s: %d written", day, written)
     return written
 
 

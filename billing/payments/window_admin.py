@@ -4,6 +4,7 @@ invoice printed, and paying out the refunds waiting in the window queue.
 Each view checks its permission, validates a form and calls one service.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django import forms
@@ -39,6 +40,9 @@ class WindowPaymentForm(forms.Form):
     )
 
 
+TILL_DAYS_BACK = dt.timedelta(days=31)  # a forgotten till is closed late, not years late
+
+
 class TillForm(forms.Form):
     """The end-of-day count, one amount per way of paying (counted blind: what the books
     expect is shown after)."""
@@ -59,9 +63,13 @@ class TillForm(forms.Form):
             )
 
     def clean_day(self):
-        day = self.cleaned_data["day"]
-        if day > timezone.localdate():
+        day, today = self.cleaned_data["day"], timezone.localdate()
+        if day > today:
             raise forms.ValidationError(_("A day that has not come cannot be closed."))
+        if day < today - TILL_DAYS_BACK:
+            raise forms.ValidationError(
+                _("A till is closed within %(days)s days.") % {"days": TILL_DAYS_BACK.days}
+            )
         return day
 
 

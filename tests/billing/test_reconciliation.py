@@ -429,6 +429,9 @@ def test_the_window_clerk_closes_the_till_from_the_admin(window_clerk):
     assert refused.status_code == 200 and ReconciliationRun.objects.count() == 1
     bad = client.post(url, {"day": "2026-13-40", "cash": "-1", "card": "x", "scan": ""})
     assert bad.status_code == 200 and ReconciliationRun.objects.count() == 1
+    long_ago = client.post(url, {"day": "0001-01-01", "cash": "0", "card": "0", "scan": "0"})
+    assert long_ago.status_code == 200 and "errorlist" in long_ago.content.decode()
+    assert ReconciliationRun.objects.count() == 1
 
 
 def test_finance_cannot_close_a_till(finance):

@@ -129,6 +129,9 @@ def test_the_reports_filter_and_download_as_csv(signed_patient, today):
     backwards = f"start={today.isoformat()}&end={(today - dt.timedelta(days=1)).isoformat()}"
     assert client.get(f"/admin/billing/bill/reports/?{backwards}").status_code == 200
     assert client.get("/admin/billing/bill/reports/?start=nonsense&end=").status_code == 200
+    for hostile in ("start=0001-01-01&end=0001-01-02", "start=9999-12-30&end=9999-12-31"):
+        page = client.get(f"/admin/billing/bill/reports/?{hostile}")
+        assert page.status_code == 200 and "errorlist" in page.content.decode(), hostile
 
 
 def test_window_staff_see_no_reports(window_clerk):

@@ -96,6 +96,16 @@ def test_finance_resolves_a_difference_of_the_morning_run(server, demo, monkeypa
         visit(desk, f"{server.url}/admin/billing/settlementstatement/")
         assert "标记已划付" in desk.inner_text("#result_list")
         desk.screenshot(path=SCREENSHOTS / "finance-5-settlement.png", full_page=True)
+        with desk.expect_navigation():
+            desk.click("a.button:text('标记已划付')")
+        desk.screenshot(path=SCREENSHOTS / "finance-5b-pay-out.png", full_page=True)
+        for name, path in (
+            ("finance-8-differences", "/admin/billing/reconciliationdifference/"),
+            ("finance-9-alerts", "/admin/billing/alert/"),
+            ("finance-10-visit-counts", "/admin/billing/dailyvisitcount/"),
+        ):
+            visit(desk, server.url + path)
+            desk.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
         # And the reports, drawn by Chart.js.
         visit(desk, f"{server.url}/admin/billing/bill/reports/")

@@ -31,6 +31,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+WINDOW_CHANNEL = "window"  # payments taken at a hospital window: no gateway, no statement
+
 GATEWAYS = {
     "sandbox": "billing.payments.gateways.sandbox.SandboxGateway",
     "alipay": "billing.payments.gateways.alipay.AlipayGateway",
@@ -140,7 +142,7 @@ def channel_name(channel: str) -> str:
     unknown."""
     if channel in GATEWAYS:
         return str(import_string(GATEWAYS[channel]).name)
-    return str(_("hospital window")) if channel == "window" else channel
+    return str(_("hospital window")) if channel == WINDOW_CHANNEL else channel
 
 
 def channels_offered() -> list[tuple[str, str]]:
