@@ -36,73 +36,24 @@ The method and the current results are in docs/performance.md.
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (
+    ROOT,
+    child,
+    database_recreate,
+    django_setup,
+    migrate,
+    psql,
+    server_url,
+    timed,
+)
+
 sys.path.insert(0, str(ROOT))
-from tests.overdue_data import BILLS_PER_PATIENT  # noqa: E402  (the loader's shape)
+from tests.overdue_data import BILLS_PER_PATIENT
 
-PYTHON = sys.executable
 REMINDERS = 100_000
-
-
-def server_url() -> str:
-    """The server of DATABASE_URL without its database, else BENCH_PG."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}"
-    return os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-
-
-# --- The parent: databases, children, the report ---------------------------------------------
-
-
-def psql(server: str, database: str, sql: str) -> str:
-    result = subprocess.run(
-        ["psql", "-X", "-v", "ON_ERROR_STOP=1", f"{server}/{database}", "-tAqc", sql],
-        check=True,
-        text=True,
-        capture_output=True,
-    )
-    return result.stdout.strip()
-
-
-def database_recreate(server: str, name: str, template: str | None = None) -> None:
-    psql(server, "postgres", f'DROP DATABASE IF EXISTS "{name}"')
-    psql(
-        server,
-        "postgres",
-        f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""),
-    )
-
-
-def child(server: str, database: str, *args: str) -> dict:
-    """Run this script's ``args`` role in a new process on ``database``: its JSON answer.
-
-    A process per run: Django's connection, caches and imports start the same for each."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{server}/{database}",
-        "DJANGO_SETTINGS_MODULE": "creditcare.settings",
-        "CELERY_BROKER_URL": "memory://localhost/",  # no broker server: the outbox is what is timed
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "0",
-    }
-    result = subprocess.run(
-        [PYTHON, __file__, "--role", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        text=True,
-        stdout=subprocess.PIPE,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def raw_update(server: str, database: str) -> tuple[float, int]:
@@ -146,13 +97,8 @@ def main() -> None:
 
     started = time.perf_counter()
     database_recreate(server, names["base"])
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "-v0"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": f"{server}/{names['base']}"},
-        check=True,
-    )
-    loaded = child(server, names["base"], "load", str(n), str(args.overdue_share))
+    migrate(server, names["base"])
+    loaded = child(__file__, server, names["base"], "load", str(n), str(args.overdue_share))
     psql(server, names["base"], "VACUUM ANALYZE")
     for kind in ("sweep", "mark", "raw"):
         database_recreate(server, names[kind], template=names["base"])
@@ -164,21 +110,21 @@ def main() -> None:
 
     raw_s, raw_rows = raw_update(server, names["raw"])
     print(f"raw UPDATE: {raw_rows:,} bills in {raw_s:.3f}s, 1 statement", flush=True)
-    mark = child(server, names["mark"], "mark")
+    mark = child(__file__, server, names["mark"], "mark")
     print(
         f"marking alone: {mark['bills']:,} bills in {mark['seconds']:.2f}s, "
         f"{mark['statements']:,} statements ({per_thousand(mark['statements'], n)} per 1,000 "
         f"bills), {mark['seconds'] / raw_s:.1f}x the raw UPDATE",
         flush=True,
     )
-    sweep = child(server, names["sweep"], "sweep")
+    sweep = child(__file__, server, names["sweep"], "sweep")
     print(
         f"sweep: {sweep['summary']} in {sweep['seconds']:.2f}s, {sweep['statements']:,} "
         f"statements ({per_thousand(sweep['statements'], n)} per 1,000 bills, "
         f"{sweep['statements'] / max(sweep['bills'], 1):.1f} per bill marked)",
         flush=True,
     )
-    reminders = child(server, names["sweep"], "reminders")
+    reminders = child(__file__, server, names["sweep"], "reminders")
     queued = reminders["queued"]
     reminders_100k = reminders["seconds"] * REMINDERS / max(queued, 1)
     print(
@@ -201,48 +147,9 @@ def main() -> None:
 
 
 def role(args: list[str]) -> None:
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    django_setup()
     work = {"load": load, "mark": timed_mark, "sweep": timed_sweep, "reminders": timed_reminders}
     print(json.dumps(work[args[0]](*args[1:])))
-
-
-class StatementCounter:
-    """Statements sent on Django's default connection: every execute, and BEGIN and COMMIT
-    (or ROLLBACK) of each transaction, as ``CaptureQueriesContext`` counts them, without
-    keeping their text (a sweep sends millions)."""
-
-    def __init__(self) -> None:
-        from django.db import connection
-
-        self.count = 0
-        connection.execute_wrappers.append(self._execute)
-        for name in ("commit", "rollback"):
-            method = getattr(connection, name)
-            setattr(connection, name, self._transaction(method))
-
-    def _execute(self, execute, sql, params, many, context):
-        self.count += len(params) if many and params else 1
-        return execute(sql, params, many, context)
-
-    def _transaction(self, method):
-        def counted(*args, **kwargs):
-            self.count += 2  # the BEGIN psycopg2 sent, and this COMMIT or ROLLBACK
-            return method(*args, **kwargs)
-
-        return counted
-
-
-def timed(work) -> dict:
-    from django.db import connection
-
-    connection.ensure_connection()  # connected before the clock, as a worker is
-    counter = StatementCounter()
-    started = time.perf_counter()
-    result = work()
-    return {"seconds": time.perf_counter() - started, "statements": counter.count, **result}
 
 
 def timed_mark() -> dict:

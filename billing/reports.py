@@ -14,28 +14,25 @@ from django.db.models import (
     DateField,
     DurationField,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, TruncDay, TruncMonth
+from django.db.models.functions import Cast, TruncDay, TruncMonth
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from accounts.models import CreditAgreement, CreditPool, Institution, SigningChannel
 from billing.collections.cases import buckets as collection_buckets
-from billing.collections.selectors import bucket_due_range
 from billing.models import (
     MONEY_TAKEN,
     Bill,
     BillStatus,
-    CreditEntry,
-    CreditEntryKind,
+    DailyFigure,
     DailyVisitCount,
+    FigureMeasure,
     Payment,
     Visit,
 )
@@ -414,10 +411,37 @@ def sms_delivery(period: Period) -> Report:
     )
 
 
+def _balances(period: Period, measure: str) -> list[tuple[dt.date, dt.date | None, dict]]:
+    """For each month of the period: the month, its last recorded day to the period's end
+    (``None`` if none) and that day's figures of ``measure`` summed over the institutions,
+    by key, as ``{key: (bills, amount)}``."""
+    figures = _of_institution(
+        DailyFigure.objects.filter(measure=measure, day__gte=period.start, day__lte=period.end),
+        period,
+        "institution",
+    )
+    by_day: dict[dt.date, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
+    for row in (
+        figures.values("day", "key").annotate(bills=Sum("bills"), amount=Sum("amount")).order_by()
+    ):
+        by_day[row["day"]][row["key"]] = (row["bills"], row["amount"])
+    last_of_month = {}
+    for day in sorted(by_day):
+        last_of_month[day.replace(day=1)] = day
+    return [
+        (month, last_of_month.get(month), by_day.get(last_of_month.get(month), {}))
+        for month in _months(period)
+    ]
+
+
+def _month_label(month: dt.date, day: dt.date | None) -> str:
+    """The day whose figures are shown, else the month."""
+    return day.isoformat() if day else month.strftime("%Y-%m")
+
+
 def credit_in_use(period: Period) -> Report:
     """Visits on credit each month by pool, and the credit outstanding (held by open visits
-    and unpaid bills) at each month's end, by pool: the credit entries summed."""
-    months = _months(period)
+    and unpaid bills) at each month's last recorded day, by pool."""
     visits = dict(
         (((row["month"], row["kind"]), row["count"]))
         for row in _of_institution(
@@ -428,79 +452,62 @@ def credit_in_use(period: Period) -> Report:
         .annotate(count=Count("pk"))
         .order_by()
     )
-    entries = CreditEntry.objects.all()
-    if period.institution:
-        entries = entries.filter(
-            Q(visit__institution=period.institution) | Q(bill__institution=period.institution)
-        )
-    before = dict(
-        entries.filter(created_at__lt=period.since)
-        .values_list("credit_line__pool")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    moved = dict(
-        (((row["month"], row["credit_line__pool"]), row["total"]))
-        for row in entries.filter(period.bounds("created_at"))
-        .annotate(month=TruncMonth("created_at", output_field=DateField()))
-        .values("month", "credit_line__pool")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
+    balances = _balances(period, FigureMeasure.OUTSTANDING)
     pools = [(pool, label) for pool, label in CreditPool.choices]
-    outstanding: dict[str, list[Decimal]] = {}
-    for pool, _label in pools:
-        running, values = before.get(pool, ZERO), []
-        for month in months:
-            running += moved.get((month, pool), ZERO)
-            values.append(running)
-        outstanding[pool] = values
+
+    def outstanding(figures: dict, pool: str) -> Decimal | None:
+        return figures[pool][1] if pool in figures else None
+
     return Report(
         key="credit",
         title=_("Credit outstanding at each month's end (CNY)"),
         kind="line",
-        labels=[m.strftime("%Y-%m") for m in months],
-        series=[{"name": str(label), "values": outstanding[pool]} for pool, label in pools],
+        labels=[_month_label(month, day) for month, day, _f in balances],
+        series=[
+            {"name": str(label), "values": [outstanding(f, pool) for _month, _day, f in balances]}
+            for pool, label in pools
+        ],
         columns=[
             _("month"),
+            _("figures of"),
             *(_("visits on credit: %(pool)s") % {"pool": label} for _pool, label in pools),
             *(_("outstanding: %(pool)s") % {"pool": label} for _pool, label in pools),
         ],
         rows=[
             [
                 month.strftime("%Y-%m"),
+                day.isoformat() if day else "",
                 *(visits.get((month, pool), 0) for pool, _label in pools),
-                *(outstanding[pool][n] for pool, _label in pools),
+                *(outstanding(figures, pool) for pool, _label in pools),
             ]
-            for n, month in enumerate(months)
+            for month, day, figures in balances
         ],
     )
 
 
 def recovered_and_written_off(period: Period) -> Report:
     """Each month: money paid on bills after their due time (recovered), and bills written
-    off, from the credit entries that recorded them."""
-    entries = CreditEntry.objects.filter(period.bounds("created_at"))
-    if period.institution:
-        entries = entries.filter(bill__institution=period.institution)
+    off, from the recorded days' figures."""
     rows = {
-        row["month"]: row
-        for row in entries.annotate(month=TruncMonth("created_at", output_field=DateField()))
-        .values("month")
-        .annotate(
-            recovered=Sum(
-                -F("amount"),
-                filter=Q(kind=CreditEntryKind.PAYMENT, created_at__gt=F("bill__due_at")),
-                default=ZERO,
+        (row["month"], row["measure"]): row["amount"]
+        for row in _of_institution(
+            DailyFigure.objects.filter(
+                measure__in=[FigureMeasure.RECOVERED, FigureMeasure.WRITTEN_OFF],
+                day__gte=period.start,
+                day__lte=period.end,
             ),
-            written_off=Sum(-F("amount"), filter=Q(kind=CreditEntryKind.WRITE_OFF), default=ZERO),
+            period,
+            "institution",
         )
+        .annotate(month=TruncMonth("day"))
+        .values("month", "measure")
+        .annotate(amount=Sum("amount"))
         .order_by()
     }
     months = _months(period)
 
-    def of(month: dt.date, name: str) -> Decimal:
-        return rows[month][name] if month in rows else ZERO
+    def of(month: dt.date, measure: str) -> Decimal:
+        return rows.get((month, measure), ZERO)
 
     return Report(
         key="collections",
@@ -508,77 +515,50 @@ def recovered_and_written_off(period: Period) -> Report:
         kind="bar",
         labels=[m.strftime("%Y-%m") for m in months],
         series=[
-            {"name": _("recovered"), "values": [of(m, "recovered") for m in months]},
-            {"name": _("written off"), "values": [of(m, "written_off") for m in months]},
+            {
+                "name": _("recovered"),
+                "values": [of(m, FigureMeasure.RECOVERED) for m in months],
+            },
+            {
+                "name": _("written off"),
+                "values": [of(m, FigureMeasure.WRITTEN_OFF) for m in months],
+            },
         ],
         columns=[_("month"), _("recovered"), _("written off")],
-        rows=[[m.strftime("%Y-%m"), of(m, "recovered"), of(m, "written_off")] for m in months],
+        rows=[
+            [m.strftime("%Y-%m"), of(m, FigureMeasure.RECOVERED), of(m, FigureMeasure.WRITTEN_OFF)]
+            for m in months
+        ],
     )
 
 
 def overdue_by_bucket(period: Period) -> Report:
-    """At each month's end (the period's last day for the last month): what was owed on
-    bills past due, by days overdue (COLLECTION_BUCKETS), from the bills and the credit
-    entries of their payments and write-offs made by then. One aggregate a month."""
-    labels, table = [], []
+    """At each month's last recorded day: what was owed on bills past due, by days overdue
+    (COLLECTION_BUCKETS)."""
     names = [label for label, _first, _last in collection_buckets()]
-    amounts: dict[str, list[Decimal]] = {name: [] for name in names}
-    for month in _months(period):
-        last = min(_month_end(month), period.end)
-        day_start, at = day_bounds(last)
-        settled = (
-            CreditEntry.objects.filter(
-                bill=OuterRef("pk"),
-                kind__in=[CreditEntryKind.PAYMENT, CreditEntryKind.WRITE_OFF],
-                created_at__lt=at,
-            )
-            .order_by()
-            .values("bill")
-            .annotate(total=Sum("amount"))
-            .values("total")
-        )
-        # Youngest first: the first bucket whose earliest due time the bill's is at or after,
-        # the buckets' due ranges as the collections overview draws them.
-        end_of_day = at - dt.timedelta(microseconds=1)
-        bucket = Case(
-            *(
-                When(due_at__gte=after, then=Value(name))
-                for name in names
-                if (after := bucket_due_range(label=name, now=end_of_day)[0]) is not None
-            ),
-            default=Value(names[-1]),
-        )
-        rows = {
-            row["bucket"]: row
-            for row in _of_institution(
-                Bill.objects.filter(closed_at__lt=at, due_at__lt=day_start), period, "institution"
-            )
-            .annotate(owed=F("self_pay") + Coalesce(Subquery(settled), Value(ZERO)))
-            .filter(owed__gt=0)
-            .annotate(bucket=bucket)
-            .values("bucket")
-            .annotate(bills=Count("pk"), amount=Sum("owed"))
-            .order_by()
-        }
-        labels.append(last.isoformat())
-        for name in names:
-            amounts[name].append(rows[name]["amount"] if name in rows else ZERO)
-            if name in rows:
-                table.append([last.isoformat(), name, rows[name]["bills"], rows[name]["amount"]])
+    balances = _balances(period, FigureMeasure.OVERDUE)
     return Report(
         key="overdue",
         title=_("Overdue at each month's end, by days overdue (CNY)"),
         kind="bar",
-        labels=labels,
-        series=[{"name": name, "values": amounts[name]} for name in names],
+        labels=[_month_label(month, day) for month, day, _f in balances],
+        series=[
+            {
+                "name": name,
+                "values": [f[name][1] if name in f else None for _month, _day, f in balances],
+            }
+            for name in names
+        ],
         stacked=True,
-        columns=[_("month's end"), _("days overdue"), _("bills"), _("amount")],
-        rows=table,
+        columns=[_("figures of"), _("days overdue"), _("bills"), _("amount")],
+        rows=[
+            [day.isoformat(), name, *figures[name]]
+            for _month, day, figures in balances
+            if day
+            for name in names
+            if name in figures and figures[name][0]
+        ],
     )
-
-
-def _month_end(month: dt.date) -> dt.date:
-    return (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
 
 
 REPORTS = {

@@ -10,6 +10,7 @@ from accounts.models import AgreementStatus, Patient
 from billing.collections.reminders import reminders_send
 from billing.collections.sweep import overdue_sweep
 from billing.credit import credit_limits_recompute_many
+from billing.figures import figures_record
 from billing.payments.alerts import alerts_check
 from billing.payments.gateways import GatewayError
 from billing.payments.reconciliation import channels_to_reconcile, reconciliation_run
@@ -130,6 +131,14 @@ def build_settlement_statements(day: str | None = None) -> int:
     ``day`` (YYYY-MM-DD), by channel. Rebuilding changes nothing paid out already."""
     day = day or (timezone.localdate() - dt.timedelta(days=1)).isoformat()
     return settlement_statements_build(day=dt.date.fromisoformat(day))
+
+
+@shared_task
+def record_daily_figures(day: str | None = None) -> int:
+    """Each night: the books at the end of yesterday (China time) or ``day`` (YYYY-MM-DD),
+    for the management reports (``billing.figures``). Safe to run twice."""
+    day = day or (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    return figures_record(dt.date.fromisoformat(day))
 
 
 @shared_task

@@ -19,6 +19,8 @@ DEFAULT_PERIODIC_TASKS: dict[str, tuple[str, int | str]] = {
     "reconcile-statements": ("billing.tasks.reconcile_statements", "30 6 * * *"),
     "check-alerts": ("billing.tasks.check_alerts", 300),
     "build-settlement-statements": ("billing.tasks.build_settlement_statements", "0 7 * * *"),
+    # Yesterday's books, once its last transactions have committed.
+    "record-daily-figures": ("billing.tasks.record_daily_figures", "30 0 * * *"),
 }
 
 

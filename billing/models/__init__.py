@@ -33,6 +33,7 @@ from billing.models.collections import (
     PromiseStatus,
     PromiseToPay,
 )
+from billing.models.figures import DailyFigure, FigureMeasure
 from billing.models.idempotency import IdempotencyRecord
 from billing.models.ledger import CreditEntry, CreditEntryKind
 from billing.models.payments import (
@@ -89,10 +90,12 @@ __all__ = [
     "ContactChannel",
     "CreditEntry",
     "CreditEntryKind",
+    "DailyFigure",
     "DailyVisitCount",
     "DifferenceEvent",
     "DifferenceKind",
     "DifferenceStatus",
+    "FigureMeasure",
     "IdempotencyRecord",
     "Instalment",
     "Invoice",

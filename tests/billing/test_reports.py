@@ -10,7 +10,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts import roles
-from billing.models import Bill, BillStatus, DailyVisitCount
+from billing.figures import figures_at, figures_record
+from billing.models import Bill, BillStatus, DailyFigure, DailyVisitCount, FigureMeasure
 from billing.payments.selectors import day_bounds
 from billing.reports import (
     Period,
@@ -138,14 +139,59 @@ def test_window_staff_see_no_reports(window_clerk):
     assert logged_in(window_clerk).get("/admin/billing/bill/reports/").status_code == 403
 
 
+def record(day: dt.date) -> None:
+    """The nightly task's run for ``day``, half an hour after its end."""
+    with time_machine.travel(day_bounds(day)[1] + dt.timedelta(minutes=30)):
+        figures_record(day)
+
+
 def test_credit_outstanding_follows_the_credit_entries(link, period):
     from billing.ledger import credit_used_from_entries
 
+    record(period.end)
     report = credit_in_use(period)
     outpatient = report.series[[s["name"] for s in report.series].index("Outpatient")]
     line = link.bill.credit_line
     assert outpatient["values"][-1] == credit_used_from_entries(line=line) == link.bill.self_pay
-    assert report.rows[-1][1] == 1  # one outpatient visit on credit this month
+    assert report.labels[-1] == period.end.isoformat()  # the figures of the last recorded day
+    assert report.rows[-1][1:3] == [period.end.isoformat(), 1]  # one outpatient visit
+
+
+def test_outstanding_from_the_day_before_equals_the_entries_summed(link, window_clerk):
+    from billing.models import WindowMethod
+    from billing.payments.services import payment_take_at_window
+
+    bill = link.bill
+    first = timezone.localdate(bill.closed_at)
+    record(first)
+    with time_machine.travel(day_bounds(first)[1] + dt.timedelta(hours=10)):
+        payment_take_at_window(
+            bill=bill, amount=bill.self_pay, method=WindowMethod.CASH, actor=window_clerk
+        )
+    second = first + dt.timedelta(days=1)
+    record(second)
+    record(second)  # the nightly task run twice: the same figures
+
+    def outstanding(day: dt.date) -> dict:
+        return {
+            (f.institution_id, f.key): f.amount
+            for f in DailyFigure.objects.filter(day=day, measure=FigureMeasure.OUTSTANDING)
+        }
+
+    assert outstanding(first)[(bill.institution_id, "outpatient")] == bill.self_pay
+    assert outstanding(second)[(bill.institution_id, "outpatient")] == Decimal("0.00")
+    incremental = outstanding(second)
+    DailyFigure.objects.filter(day=first).delete()  # no day before: every entry summed
+    record(second)
+    assert outstanding(second) == incremental
+    assert DailyFigure.objects.filter(day=second).count() == len(
+        figures_at(second)
+    )  # nothing left of an earlier run
+
+
+def test_a_day_is_recorded_only_once_it_has_ended(today):
+    with pytest.raises(ValueError):
+        figures_record(today)
 
 
 def test_recovered_and_written_off_per_month(link, period, finance_officer):
@@ -154,9 +200,9 @@ def test_recovered_and_written_off_per_month(link, period, finance_officer):
     bill = link.bill
     with time_machine.travel(bill.due_at + dt.timedelta(days=1)):
         bill_write_off(bill=bill, actor=finance_officer, reason="无法联系")
-    report = recovered_and_written_off(
-        Period(period.start, bill.due_at.date() + dt.timedelta(days=2))
-    )
+    written_off_day = timezone.localdate(bill.due_at + dt.timedelta(days=1))
+    record(written_off_day)
+    report = recovered_and_written_off(Period(period.start, written_off_day))
     assert report.rows[-1][1:] == [Decimal("0.00"), bill.self_pay]
 
 
@@ -170,6 +216,7 @@ def test_overdue_at_each_months_end_by_bucket_follows_payments(link, window_cler
 
     def at(days_after_due: int) -> list:
         last = due_day + dt.timedelta(days=days_after_due)
+        record(last)
         return overdue_by_bucket(Period(last.replace(day=1), last)).rows
 
     assert at(0) == []  # due that day: not overdue yet
