@@ -81,6 +81,7 @@ class Report:
     percent: bool = False  # the values are percentages
     horizontal: bool = False  # bars along the y axis, a label each (the collections overview)
     links: list[str] = field(default_factory=list)  # where a click on each label leads
+    note: str = ""  # shown under the title
 
     @property
     def chart_id(self) -> str:
@@ -434,6 +435,13 @@ def _balances(period: Period, measure: str) -> list[tuple[dt.date, dt.date | Non
     ]
 
 
+def _balances_note() -> str:
+    return _(
+        "The books at the end of each month's last recorded day: they are recorded each "
+        "night, so the current month shows yesterday's."
+    )
+
+
 def _month_label(month: dt.date, day: dt.date | None) -> str:
     """The day whose figures are shown, else the month."""
     return day.isoformat() if day else month.strftime("%Y-%m")
@@ -461,6 +469,7 @@ def credit_in_use(period: Period) -> Report:
     return Report(
         key="credit",
         title=_("Credit outstanding at each month's end (CNY)"),
+        note=_balances_note(),
         kind="line",
         labels=[_month_label(month, day) for month, day, _f in balances],
         series=[
@@ -540,6 +549,7 @@ def overdue_by_bucket(period: Period) -> Report:
     return Report(
         key="overdue",
         title=_("Overdue at each month's end, by days overdue (CNY)"),
+        note=_balances_note(),
         kind="bar",
         labels=[_month_label(month, day) for month, day, _f in balances],
         series=[

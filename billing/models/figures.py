@@ -26,7 +26,7 @@ class DailyFigure(models.Model):
         verbose_name=_("institution"),
     )
     measure = models.CharField(_("measure"), max_length=16, choices=FigureMeasure.choices)
-    key = models.CharField(_("of"), max_length=16, blank=True)
+    key = models.CharField(_("pool or days overdue"), max_length=16, blank=True)
     bills = models.PositiveIntegerField(_("bills"), default=0)
     amount = models.DecimalField(_("amount"), **MONEY)
     recorded_at = models.DateTimeField(_("recorded"), auto_now=True)
