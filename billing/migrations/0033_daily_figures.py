@@ -35,7 +35,12 @@ class Migration(migrations.Migration):
                         verbose_name="measure",
                     ),
                 ),
-                ("key", models.CharField(blank=True, max_length=16, verbose_name="pool or days overdue")),
+                (
+                    "key",
+                    models.CharField(
+                        blank=True, max_length=16, verbose_name="pool or days overdue"
+                    ),
+                ),
                 ("bills", models.PositiveIntegerField(default=0, verbose_name="bills")),
                 (
                     "amount",
