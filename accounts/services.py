@@ -231,6 +231,10 @@ def _agreement_sign(
 # patient's id, under the lock of their credit lines, and says whether it blocks.
 termination_blockers: list[Callable[[int], bool]] = []
 
+# Told of agreements that moved, with the transition's name, in the transaction that moved
+# them (webhooks registers the hospitals' systems in its AppConfig.ready).
+transition_listeners: list[Callable[[list[CreditAgreement], str], None]] = []
+
 _TRANSITION_WORDS = {
     "suspend": "suspended",
     "reactivate": "reactivated",
@@ -274,6 +278,8 @@ def _agreement_transition(
         )
         agreement.save(update_fields=["status", "suspended_for_overdue"])
         AgreementEvent.objects.create(**event)
+        for listener in transition_listeners:
+            listener([agreement], name)
     return agreement
 
 
@@ -313,6 +319,9 @@ def _agreements_transition_many(
     rows_update(moved, ["status", "suspended_for_overdue"])
     columns = {field: [event[field] for event in events] for field in events[0]} if events else {}
     rows_insert(AgreementEvent, columns | {"created_at": timezone.now()}, count=len(events))
+    if moved:
+        for listener in transition_listeners:
+            listener(moved, name)
     return moved
 
 

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "creditcare.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp
     "accounts",
     "billing",
+    "webhooks",
     "notifications",
 ]
 
@@ -278,6 +279,11 @@ BILL_DUE_AFTER = {
 
 # A payment link works until its bill is paid, or this long after the bill's due time.
 PAYMENT_LINK_VALID_AFTER_DUE = timedelta(days=env.int("PAYMENT_LINK_VALID_DAYS", default=90))
+
+# Webhooks to the hospitals' systems: how long one post may take, and how long a failing
+# event is tried again (with backoff) before its endpoint is disabled.
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_RETRY_FOR = timedelta(hours=env.int("WEBHOOK_RETRY_HOURS", default=72))
 # How long a verified phone may see a settlement page before asking for a new code.
 PAYMENT_SESSION_SECONDS = 1800
 

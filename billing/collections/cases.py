@@ -24,6 +24,7 @@ from billing.collections.overdue import (
     overdue_by_patient,
 )
 from billing.collections.reminders import reminder_text_context
+from billing.events import EventType, bill_event
 from billing.ledger import credit_move
 from billing.models import (
     BILL_OWED,
@@ -451,6 +452,7 @@ def bill_write_off(*, bill: Bill, actor: User, reason: str) -> Bill:
         bill.write_off()
         bill.written_off_amount = amount
         bill.save(update_fields=["status", "written_off_amount"])
+        bill_event(EventType.BILL_WRITTEN_OFF, bill)
         credit_move(
             line=line,
             kind=CreditEntryKind.WRITE_OFF,

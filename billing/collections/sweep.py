@@ -18,6 +18,7 @@ from billing import locks
 from billing.collections.cases import case_due_by, cases_open, cases_review, promises_resolve
 from billing.collections.overdue import agreements_review, overdue_bills
 from billing.credit import credit_limits_recompute_many
+from billing.events import EventType, bill_events_many, bills_to_tell
 from billing.models import (
     BILL_OWED,
     Bill,
@@ -87,10 +88,13 @@ def sweep_chunks(*, as_of: dt.datetime) -> Iterator[tuple[list[int], dict[int, l
 
 
 def bills_mark_overdue(*, bill_ids: list[int]) -> int:
-    """Mark these bills overdue if still unpaid (one statement); how many were."""
-    return Bill.objects.filter(pk__in_array=bill_ids, status=BillStatus.UNPAID).update(
-        status=BillStatus.OVERDUE
-    )
+    """Mark these bills overdue if still unpaid; how many were. The hospitals' systems that
+    asked are told (``bill.overdue``)."""
+    unpaid = Bill.objects.filter(pk__in_array=bill_ids, status=BillStatus.UNPAID)
+    to_tell = bills_to_tell(EventType.BILL_OVERDUE, unpaid)
+    marked = unpaid.update(status=BillStatus.OVERDUE)
+    bill_events_many(EventType.BILL_OVERDUE, to_tell)
+    return marked
 
 
 def _chunk_sweep(

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from billing import locks
+from billing.events import EventType, bill_event
 from billing.models import (
     Bill,
     Charge,
@@ -280,6 +281,16 @@ def _refund_done(*, refund: Refund, payment: Payment) -> None:
         Invoice.objects.filter(bill_id=payment.bill_id).update(
             refunded_amount=F("refunded_amount") + refund.amount
         )
+    bill_event(
+        EventType.REFUND_SUCCEEDED,
+        Bill.objects.get(pk=payment.bill_id),
+        refund={
+            "id": refund.pk,
+            "payment_id": payment.pk,
+            "amount": str(refund.amount),
+            "for_charge": refund.charge_id is not None,
+        },
+    )
 
 
 def refund_pay_out(*, refund: Refund, actor: User, method: str, note: str = "") -> Refund:

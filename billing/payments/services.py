@@ -21,6 +21,7 @@ from django_fsm import can_proceed
 from accounts.models import CreditLine, User
 from billing import locks
 from billing.collections.cases import overdue_review
+from billing.events import EventType, bill_event
 from billing.ledger import credit_move
 from billing.models import (
     MONEY_TAKEN,
@@ -227,6 +228,7 @@ def _bill_paid(*, bill: Bill, paid_at: dt.datetime) -> None:
     bill.mark_paid()
     bill.paid_at = paid_at
     bill.save(update_fields=["status", "paid_at", "paid_amount"])
+    bill_event(EventType.BILL_PAID, bill)
     invoice = invoice_issue(bill=bill)
     sms_queue(
         to=bill.patient.phone,
@@ -356,9 +358,16 @@ def invoice_issue(*, bill: Bill) -> Invoice:
     while True:
         try:
             with transaction.atomic():
-                return Invoice.objects.create(
+                invoice = Invoice.objects.create(
                     bill=bill, number=f"YD{secrets.randbelow(10**10):010d}"
                 )
         except IntegrityError:
             if Invoice.objects.filter(bill=bill).exists():
                 return bill.invoice
+        else:
+            bill_event(
+                EventType.INVOICE_ISSUED,
+                bill,
+                invoice={"number": invoice.number, "issued_at": invoice.issued_at.isoformat()},
+            )
+            return invoice
