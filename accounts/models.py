@@ -23,6 +23,7 @@ from decimal import Decimal
 import phonenumbers
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -274,6 +275,10 @@ class CreditAgreement(models.Model):
     class Meta:
         verbose_name = _("credit agreement")
         verbose_name_plural = _("credit agreements")
+        indexes = [
+            # The sign-ups report's months (rows come about in time order: see billing.Bill).
+            BrinIndex(fields=["signed_at"], name="agreement_signed_brin"),
+        ]
         permissions = [
             ("sign_agreement", "Can sign patients up"),
             ("suspend_agreement", "Can suspend and reactivate agreements"),

@@ -127,9 +127,14 @@ def _overdue(day: dt.date, institutions: list[int]) -> list[DailyFigure]:
         .values("total")
     )
     # A bill owed then is owed now or was settled since: the rest need not be read.
-    settled_since = CreditEntry.objects.filter(
-        kind__in=SETTLING, created_at__gte=at, bill__isnull=False
-    ).values("bill")
+    candidates = {
+        *Bill.objects.filter(status__in=BILL_OWED, due_at__lt=day_start).values_list(
+            "pk", flat=True
+        ),
+        *CreditEntry.objects.filter(
+            kind__in=SETTLING, created_at__gte=at, bill__isnull=False
+        ).values_list("bill", flat=True),
+    }
     # Youngest first: the first bucket whose earliest due time the bill's is at or after,
     # the buckets' due ranges as the collections overview draws them.
     end_of_day = at - dt.timedelta(microseconds=1)
@@ -144,8 +149,9 @@ def _overdue(day: dt.date, institutions: list[int]) -> list[DailyFigure]:
     )
     owed = {
         (row["institution"], row["bucket"]): row
-        for row in Bill.objects.filter(closed_at__lt=at, due_at__lt=day_start)
-        .filter(Q(status__in=BILL_OWED) | Q(pk__in=settled_since))
+        for row in Bill.objects.filter(
+            pk__in_array=sorted(candidates), closed_at__lt=at, due_at__lt=day_start
+        )
         .annotate(owed=F("self_pay") + Coalesce(Subquery(settled_by_then), Value(ZERO)))
         .filter(owed__gt=0)
         .annotate(bucket=bucket)

@@ -4,6 +4,7 @@ and the sandbox channel's own books.
 
 from decimal import Decimal
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -132,6 +133,8 @@ class Payment(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
         ]
+        # The payments report's days (see Bill's indexes).
+        indexes = [BrinIndex(fields=["succeeded_at"], name="payment_succeeded_brin")]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.out_trade_no}: {self.amount}"

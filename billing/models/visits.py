@@ -11,6 +11,7 @@
 
 from decimal import Decimal
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -80,7 +81,11 @@ class Visit(models.Model):
             ),
             models.CheckConstraint(condition=Q(total__gte=0, held__gte=0), name="visit_sums_gte_0"),
         ]
-        indexes = [models.Index(fields=["patient", "status"])]
+        indexes = [
+            models.Index(fields=["patient", "status"]),
+            # The usage and credit reports' days (see Bill's indexes).
+            BrinIndex(fields=["started_at"], name="visit_started_brin"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.institution.code}/{self.his_visit_id}"
