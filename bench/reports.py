@@ -201,11 +201,6 @@ def floor(key: str, period) -> tuple[float, int]:
     if period.institution and table != "notifications_smsmessage":
         where += " AND institution_id = %s"
         params.append(period.institution.pk)
-    if table == "billing_payment" and period.institution:
-        where = where.replace(
-            "institution_id = %s",
-            "bill_id IN (SELECT id FROM billing_bill WHERE institution_id = %s)",
-        )
     seconds = []
     with connection.cursor() as cursor:
         for _run in range(RUNS + 1):

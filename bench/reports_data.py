@@ -94,10 +94,11 @@ LOAD_SQL = [
         CASE WHEN paid_at IS NOT NULL THEN self_pay ELSE 0 END,
         CASE WHEN written_off_at IS NOT NULL THEN self_pay ELSE 0 END, 0, closed_at
     FROM bench_bill ORDER BY i""",
-    """INSERT INTO billing_payment (id, bill_id, channel, out_trade_no, gateway_trade_no, amount,
-        status, duplicate, created_at, succeeded_at, method)
-    SELECT i, i, channel, 'P' || i, CASE WHEN channel = 'window' THEN NULL ELSE 'G' || i END,
-        self_pay, 'succeeded', false, paid_at - interval '1 minute', paid_at,
+    """INSERT INTO billing_payment (id, bill_id, institution_id, channel, out_trade_no,
+        gateway_trade_no, amount, status, duplicate, created_at, succeeded_at, method)
+    SELECT i, i, institution, channel, 'P' || i,
+        CASE WHEN channel = 'window' THEN NULL ELSE 'G' || i END, self_pay, 'succeeded',
+        false, paid_at - interval '1 minute', paid_at,
         CASE WHEN channel = 'window' THEN 'cash' ELSE '' END
     FROM (SELECT *, CASE WHEN i %% 20 < 11 THEN 'alipay' WHEN i %% 20 < 18 THEN 'wechat'
         ELSE 'window' END AS channel FROM bench_bill WHERE paid_at IS NOT NULL) b

@@ -216,7 +216,7 @@ def payments_by_day(period: Period) -> Report:
     paid = _of_institution(
         Payment.objects.filter(period.bounds("succeeded_at"), status__in=MONEY_TAKEN),
         period,
-        "bill__institution",
+        "institution",
     )
     rows = (
         paid.annotate(day=TruncDay("succeeded_at", output_field=DateField()))

@@ -84,6 +84,15 @@ class Payment(models.Model):
     bill = models.ForeignKey(
         Bill, on_delete=models.PROTECT, related_name="payments", verbose_name=_("bill")
     )
+    # The bill's, kept here too (set on save) so that an institution's payments over a
+    # period are read without joining every bill it ever had.
+    institution = models.ForeignKey(
+        "accounts.Institution",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # read by period (the BRIN on succeeded_at), then by institution
+        verbose_name=_("institution"),
+    )
     channel = models.CharField(_("channel"), max_length=20)
     out_trade_no = models.CharField(_("our order number"), max_length=40, unique=True)
     gateway_trade_no = models.CharField(
@@ -138,6 +147,11 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.out_trade_no}: {self.amount}"
+
+    def save(self, *args, **kwargs):
+        if self.institution_id is None:
+            self.institution_id = self.bill.institution_id
+        super().save(*args, **kwargs)
 
     @transition(field=status, source=PaymentStatus.CREATED, target=PaymentStatus.PENDING)
     def start(self) -> None:
