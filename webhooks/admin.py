@@ -94,7 +94,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ["resend"]
 
-    @admin.display(description=gettext_lazy("event"), ordering="event__type")
+    @admin.display(description=gettext_lazy("event type"), ordering="event__type")
     def event_type(self, delivery):
         return delivery.event.get_type_display()
 

@@ -49,7 +49,7 @@ class WebhookEndpoint(models.Model):
     secret = models.TextField(_("signing secret"), editable=False)
     # Told by SMS when the endpoint is disabled for failing.
     contact_phone = models.CharField(_("contact's phone"), max_length=20, blank=True)
-    is_active = models.BooleanField(_("active"), default=True)
+    is_active = models.BooleanField(pgettext_lazy("webhook endpoint", "active"), default=True)
     disabled_reason = models.CharField(_("why disabled"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
