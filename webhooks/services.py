@@ -5,6 +5,7 @@ import secrets
 import time
 
 import requests
+from celery import shared_task
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from accounts.encryption import decrypt, encrypt
 from accounts.models import CreditAgreement, Institution, Patient
+from creditcare.backoff import retry_delay
 from notifications.services import sms_queue
 from webhooks.models import (
     DeliveryStatus,
@@ -89,8 +91,6 @@ def events_emit_many(
         for event in rows
         for endpoint in endpoints[event.institution_id]
     )
-    from webhooks.tasks import deliver_webhook  # the task module imports this one
-
     for delivery in deliveries:
         # robust: a broker hiccup must not fail the cause; the beat task sends it later.
         transaction.on_commit(lambda pk=delivery.pk: deliver_webhook.delay(pk), robust=True)
@@ -148,12 +148,6 @@ def event_body(event: WebhookEvent) -> bytes:
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
-
-
-def retry_delay(attempts: int) -> dt.timedelta:
-    """The wait after the ``attempts``-th failure: 1 min, 4, 16, 64, about 4 h, then every
-    12 h, until WEBHOOK_RETRY_FOR has passed since the event."""
-    return dt.timedelta(seconds=min(60 * 4 ** (attempts - 1), 12 * 3600))
 
 
 def delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
@@ -264,8 +258,6 @@ def _endpoint_disable(endpoint: WebhookEndpoint, *, delivery: WebhookDelivery) -
 
 def _send_next_of_bill(delivery: WebhookDelivery) -> None:
     """The bill's next event to this endpoint, if one waited for this one."""
-    from webhooks.tasks import deliver_webhook
-
     following = (
         WebhookDelivery.objects.filter(
             endpoint=delivery.endpoint,
@@ -297,8 +289,22 @@ def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
     )
-    from webhooks.tasks import deliver_webhook
-
     transaction.on_commit(lambda: deliver_webhook.delay(delivery.pk), robust=True)
     delivery.refresh_from_db()
     return delivery
+
+
+@shared_task(name="webhooks.tasks.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str | None:
+    """Post one delivery if it is due (safe to run twice)."""
+    delivery = delivery_attempt(delivery_id=delivery_id)
+    return delivery.status if delivery else None
+
+
+@shared_task(name="webhooks.tasks.deliver_due_webhooks")
+def deliver_due_webhooks() -> int:
+    """Every minute: the deliveries whose retry time has come, and any whose task was lost."""
+    due = deliveries_due()
+    for pk in due:
+        deliver_webhook.delay(pk)
+    return len(due)

@@ -1,19 +1,6 @@
-from celery import shared_task
+"""The webhooks' tasks, defined with the services that enqueue them (``webhooks.services``)
+and registered under these names here."""
 
-from webhooks.services import deliveries_due, delivery_attempt
+from webhooks.services import deliver_due_webhooks, deliver_webhook
 
-
-@shared_task
-def deliver_webhook(delivery_id: int) -> str | None:
-    """Post one delivery if it is due (safe to run twice)."""
-    delivery = delivery_attempt(delivery_id=delivery_id)
-    return delivery.status if delivery else None
-
-
-@shared_task
-def deliver_due_webhooks() -> int:
-    """Every minute: the deliveries whose retry time has come, and any whose task was lost."""
-    due = deliveries_due()
-    for pk in due:
-        deliver_webhook.delay(pk)
-    return len(due)
+__all__ = ["deliver_due_webhooks", "deliver_webhook"]
