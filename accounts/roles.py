@@ -52,7 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_payment",
     ],
     # Payments, refunds (asking a channel again about one whose outcome is unknown),
-    # reconciliation, write-offs (billing adds those permissions).
+    # e-invoices (asking the platform again), reconciliation, write-offs.
     FINANCE: [
         *_READ,
         "accounts.view_creditscore",
@@ -61,6 +61,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_refund",
         "billing.query_refund",
         "billing.view_invoice",
+        "billing.view_einvoice",
+        "billing.view_einvoiceevent",
+        "billing.retry_einvoice",
         "billing.view_collectioncase",
         "billing.view_caseevent",
         "billing.write_off_bill",

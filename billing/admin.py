@@ -1,6 +1,6 @@
 """Billing in the admin. Each part registers its own models (``visits.admin``,
 ``payments.admin``, ``payments.reconciliation_admin``, ``payments.settlement_admin``,
-``collections.admin``); the credit ledger is billing's own."""
+``collections.admin``, ``einvoices.admin``); the credit ledger is billing's own."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +9,7 @@ from accounts.admin import ReadOnlyAdminMixin
 
 # Imported for their registrations.
 from billing.collections import admin as collections_admin  # noqa: F401
+from billing.einvoices import admin as einvoices_admin  # noqa: F401
 from billing.ledger import actor_label
 from billing.models import CreditEntry
 from billing.payments import admin as payments_admin  # noqa: F401

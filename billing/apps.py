@@ -10,6 +10,7 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from accounts.services import termination_blockers
         from billing.collections import reminders  # noqa: F401 - registers their send check
+        from billing.einvoices import checks  # noqa: F401 - registers the platform's checks
         from billing.visits.selectors import visits_or_bills_open
         from creditcare.schedule import install_default_schedule
 

@@ -10,6 +10,10 @@ from accounts.models import AgreementStatus, Patient
 from billing.collections.reminders import reminders_send
 from billing.collections.sweep import overdue_sweep
 from billing.credit import credit_limits_recompute_many
+from billing.einvoices.services import (  # defined with the services that enqueue them
+    issue_due_einvoices,  # noqa: F401
+    issue_einvoice,  # noqa: F401
+)
 from billing.figures import figures_record
 from billing.payments.alerts import alerts_check
 from billing.payments.gateways import GatewayError

@@ -20,6 +20,7 @@ DEFAULT_PERIODIC_TASKS: dict[str, tuple[str, int | str]] = {
     "check-alerts": ("billing.tasks.check_alerts", 300),
     "build-settlement-statements": ("billing.tasks.build_settlement_statements", "0 7 * * *"),
     "deliver-due-webhooks": ("webhooks.tasks.deliver_due_webhooks", 60),
+    "issue-due-einvoices": ("billing.tasks.issue_due_einvoices", 60),
     # Yesterday's books, once its last transactions have committed.
     "record-daily-figures": ("billing.tasks.record_daily_figures", "30 0 * * *"),
 }

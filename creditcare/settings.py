@@ -346,6 +346,18 @@ if SANDBOX_REFUNDS_TIME_OUT not in ("", "before", "after"):
         f"not {SANDBOX_REFUNDS_TIME_OUT!r}"
     )
 
+# Electronic invoices (billing/einvoices/): the platform that issues them ("" for none: paid
+# bills then get only our own invoice number). The sandbox platform only where the sandbox is.
+EINVOICE_PROVIDER = env.str("EINVOICE_PROVIDER", default="sandbox" if SANDBOX_ENABLED else "")
+# The sandbox platform: the invoice code and number range allocated to us, how long it takes
+# to finish an invoice, and its bad days ("" or a reason: it refuses everything; "before" or
+# "after": its calls time out before or after it recorded the request).
+SANDBOX_EINVOICE_CODE = env.str("SANDBOX_EINVOICE_CODE", default="33060126")
+SANDBOX_EINVOICE_NUMBERS = env.str("SANDBOX_EINVOICE_NUMBERS", default="1-99999999")
+SANDBOX_EINVOICE_DELAY_SECONDS = env.int("SANDBOX_EINVOICE_DELAY_SECONDS", default=5)
+SANDBOX_EINVOICE_REFUSE = env.str("SANDBOX_EINVOICE_REFUSE", default="")
+SANDBOX_EINVOICE_TIME_OUT = env.str("SANDBOX_EINVOICE_TIME_OUT", default="")
+
 # --- Overdue bills ----------------------------------------------------------------------
 # Reminder steps relative to a bill's due time: "-24h" 24 hours before it, "3d" the third
 # calendar day after the due day. Sent only within REMINDER_SENDING_HOURS, China time.
@@ -381,7 +393,8 @@ SPECTACULAR_SETTINGS = {
         "The API hospital information systems use to check eligibility, open visits, post "
         "and void charges held against the patient's credit line, close visits with the "
         "insurance settlement and read bills. See the Errors and Idempotency sections of "
-        "each operation; every error is `{code, message, details}`."
+        "each operation; every error is `{code, message, details}`. The events we post to "
+        "your endpoints are under Webhooks."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -392,6 +405,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Webhooks are OpenAPI 3.1's: the events we post to the HIS, in the schema's "webhooks".
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": [
+        f"billing.webhook_schema.{event}"
+        for event in (
+            "bill_paid",
+            "invoice_issued",
+            "bill_overdue",
+            "bill_written_off",
+            "refund_succeeded",
+            "agreement_suspended",
+            "agreement_reactivated",
+        )
+    ],
+    "POSTPROCESSING_HOOKS": [
+        "billing.webhook_schema.postprocess_webhooks",
+        "drf_spectacular.hooks.postprocess_schema_enums",  # drf-spectacular's default
+    ],
+    # Named by its field in EligibilityOutput, and "status" in the agreement events' data.
+    "ENUM_NAME_OVERRIDES": {"AgreementStatusEnum": "accounts.models.AgreementStatus"},
 }
 # How long a worker trusts an API key it looked up (a revocation reaches it within this).
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)

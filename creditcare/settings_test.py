@@ -18,6 +18,8 @@ SMS_BACKEND = "locmem"
 # Payments in tests go through the sandbox channel (off by default with DEBUG off).
 SANDBOX_ENABLED = True
 PAYMENT_CHANNELS = ["sandbox"]
+# Paid bills get e-invoices from the sandbox platform, as with make run.
+EINVOICE_PROVIDER = "sandbox"
 # Staff two-factor sign-in is required only where a test asks for it
 # (tests/accounts/test_two_factor.py); elsewhere staff sign in as the persona fixtures do.
 OTP_REQUIRED_ROLES = []

@@ -8,7 +8,8 @@ Design overview
 * Closing a visit records the insurance settlement and turns the hold into a ``Bill`` of
   the self-pay amount, due after the pool's period (``bills``).
 * A bill is paid through a ``PaymentLink`` by a ``Payment``; money goes back by a
-  ``Refund``; a paid bill has an ``Invoice`` (``payments``).
+  ``Refund``; a paid bill has an ``Invoice`` (``payments``), and the platform's
+  ``EInvoice`` for it, with a red one reversing each refunded part (``einvoices``).
 * Each morning a channel's statement of the day before is a ``ReconciliationRun`` with a
   ``ReconciliationDifference`` per mismatch, resolved by finance (``reconciliation``).
 * What each institution is owed by channel and day is a ``SettlementStatement``
@@ -32,6 +33,13 @@ from billing.models.collections import (
     PaymentPlan,
     PromiseStatus,
     PromiseToPay,
+)
+from billing.models.einvoices import (
+    EInvoice,
+    EInvoiceEvent,
+    EInvoiceEventKind,
+    EInvoiceStatus,
+    SandboxEInvoice,
 )
 from billing.models.figures import DailyFigure, FigureMeasure
 from billing.models.idempotency import IdempotencyRecord
@@ -95,6 +103,10 @@ __all__ = [
     "DifferenceEvent",
     "DifferenceKind",
     "DifferenceStatus",
+    "EInvoice",
+    "EInvoiceEvent",
+    "EInvoiceEventKind",
+    "EInvoiceStatus",
     "FigureMeasure",
     "IdempotencyRecord",
     "Instalment",
@@ -113,6 +125,7 @@ __all__ = [
     "RefundStatus",
     "Resolution",
     "RunStatus",
+    "SandboxEInvoice",
     "SandboxRefund",
     "SandboxTrade",
     "SettlementStatement",

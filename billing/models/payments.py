@@ -3,6 +3,7 @@ and the sandbox channel's own books.
 """
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
@@ -13,6 +14,9 @@ from django_fsm import FSMField, transition
 
 from accounts.models import MONEY, AppendOnlyModel
 from billing.models.bills import Bill
+
+if TYPE_CHECKING:
+    from billing.models.einvoices import EInvoice
 
 
 class PaymentLink(models.Model):
@@ -355,6 +359,12 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def einvoice(self) -> "EInvoice | None":
+        """The bill's own e-invoice (blue), not the red ones reversing its refunds; from
+        ``einvoices`` prefetched where a page shows many."""
+        return next((e for e in self.einvoices.all() if not e.red), None)
 
 
 class SandboxTrade(models.Model):

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin
+from billing.einvoices import admin as einvoices_admin
 from billing.models import (
     Bill,
     Invoice,
@@ -165,9 +166,45 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["number", "bill", "issued_at", "printed_at", "refunded_amount"]
+    """Invoices by their YD number: window staff find one and print its e-invoice."""
+
+    list_display = [
+        "number",
+        "patient",
+        "bill",
+        "issued_at",
+        "einvoice_status",
+        "printed_at",
+        "refunded_amount",
+    ]
     search_fields = ["number", "bill__patient__citizen_card"]
     actions = ["mark_printed"]
+    change_form_template = "admin/billing/invoice_change_form.html"
+
+    list_select_related = ["bill__patient"]
+    readonly_fields = ["number", "patient", "bill", "issued_at", "printed_at", "printed_by"]
+    fields = [*readonly_fields, "refunded_amount"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("einvoices")
+
+    @admin.display(description=_("patient"))
+    def patient(self, invoice):
+        return invoice.bill.patient.name
+
+    @admin.display(description=_("e-invoice"))
+    def einvoice_status(self, invoice):
+        return invoice.einvoice.get_status_display() if invoice.einvoice else "-"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/print/",
+                self.admin_site.admin_view(einvoices_admin.print_view),
+                name="billing_invoice_print",
+            ),
+            *super().get_urls(),
+        ]
 
     def has_print_permission(self, request) -> bool:
         return request.user.has_perm("billing.print_invoice")

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from billing import locks
+from billing.einvoices.services import einvoice_reverse
 from billing.events import EventType, bill_event
 from billing.models import (
     Bill,
@@ -281,6 +282,7 @@ def _refund_done(*, refund: Refund, payment: Payment) -> None:
         Invoice.objects.filter(bill_id=payment.bill_id).update(
             refunded_amount=F("refunded_amount") + refund.amount
         )
+        einvoice_reverse(refund=refund)
     bill_event(
         EventType.REFUND_SUCCEEDED,
         Bill.objects.get(pk=payment.bill_id),

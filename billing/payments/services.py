@@ -21,6 +21,7 @@ from django_fsm import can_proceed
 from accounts.models import CreditLine, User
 from billing import locks
 from billing.collections.cases import overdue_review
+from billing.einvoices.services import einvoice_request
 from billing.events import EventType, bill_event
 from billing.ledger import credit_move
 from billing.models import (
@@ -354,7 +355,8 @@ def payments_settle_pending(*, now: dt.datetime | None = None) -> int:
 
 
 def invoice_issue(*, bill: Bill) -> Invoice:
-    """``YD`` + 10 random digits, unique (a collision draws again)."""
+    """``YD`` + 10 random digits, unique (a collision draws again); and the government
+    e-invoice is asked for."""
     while True:
         try:
             with transaction.atomic():
@@ -365,6 +367,7 @@ def invoice_issue(*, bill: Bill) -> Invoice:
             if Invoice.objects.filter(bill=bill).exists():
                 return bill.invoice
         else:
+            einvoice_request(invoice=invoice)
             bill_event(
                 EventType.INVOICE_ISSUED,
                 bill,

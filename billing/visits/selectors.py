@@ -58,12 +58,19 @@ def visit_detail(*, visit_id: int, institution: Institution) -> Visit | None:
 def bill_list(
     *, institution: Institution, citizen_card: str | None = None, status: str | None = None
 ) -> QuerySet[Bill]:
-    bills = Bill.objects.filter(institution=institution).select_related("patient", "visit")
+    bills = bills_for_output(Bill.objects.filter(institution=institution))
     if citizen_card:
         bills = bills.filter(patient__citizen_card=citizen_card.strip().upper())
     if status:
         bills = bills.filter(status=status)
     return bills.order_by("-closed_at", "-pk")
+
+
+def bills_for_output(bills: QuerySet[Bill]) -> QuerySet[Bill]:
+    """``bills`` with what the API shows of each (``BillOutput``) loaded with them."""
+    return bills.select_related("patient", "visit", "institution", "invoice").prefetch_related(
+        "invoice__einvoices", "payments"
+    )
 
 
 def live_charges(*, visit: Visit) -> QuerySet[Charge]:

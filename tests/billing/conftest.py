@@ -10,10 +10,11 @@ from tests.billing.test_api import settlement
 
 @pytest.fixture
 def link(his, card) -> PaymentLink:
-    """A closed visit: 100.00, of which 35.00 self-pay (charges L1 80.00, L2 20.00)."""
+    """A closed visit: 100.00, of which 35.00 self-pay (charges L1 80.00 lab, L2 20.00
+    registration)."""
     visit = his.open_visit(card)
     his.charge(visit["id"], "L1", "80.00", item_name="血常规")
-    his.charge(visit["id"], "L2", "20.00", item_name="挂号费")
+    his.charge(visit["id"], "L2", "20.00", item_name="挂号费", category="registration")
     his.post(f"visits/{visit['id']}/close/", settlement("100.00", "35.00", account="15.00"))
     return PaymentLink.objects.get()
 

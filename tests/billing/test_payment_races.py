@@ -16,7 +16,7 @@ from tests.threads import run_together
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _closed_visit_link() -> PaymentLink:
+def closed_visit_link() -> PaymentLink:
     """A bill of 30.00 self-pay, through the services (no test transaction to hide locks)."""
     hospital = InstitutionFactory()
     patient = PatientFactory()
@@ -53,7 +53,7 @@ def _closed_visit_link() -> PaymentLink:
 
 
 def test_two_successful_payments_at_once_pay_the_bill_once():
-    link = _closed_visit_link()
+    link = closed_visit_link()
     payments = [payment_start(link=link, channel="sandbox")[0] for _ in range(2)]
     gateway = SandboxGateway()
     notes = [gateway.parse_fields(gateway.checkout(p, "PAID")) for p in payments]
@@ -77,7 +77,7 @@ def test_two_successful_payments_at_once_pay_the_bill_once():
 
 
 def test_an_online_payment_and_a_window_payment_at_once():
-    link = _closed_visit_link()
+    link = closed_visit_link()
     online = payment_start(link=link, channel="sandbox")[0]
     gateway = SandboxGateway()
     note = gateway.parse_fields(gateway.checkout(online, "PAID"))

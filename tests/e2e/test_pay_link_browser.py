@@ -1,7 +1,8 @@
 """The patient's path in a real browser (Chromium, headless, a phone's screen): the SMS link
 from the outbox, ask for the code, type it, see the settlement page, pay in the sandbox
-channel, see the receipt with the invoice number (also in the receipt SMS), then sign in to
-``/me/`` with the phone and see the paid bill and the credit back.
+channel, see the receipt with the invoice number (also in the receipt SMS), download the
+e-invoice's PDF from it, then sign in to ``/me/`` with the phone and see the paid bill and the
+credit back.
 
 Needs Debian's chromium (`.ci/run` installs it; the README says how).
 """
@@ -12,11 +13,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
+from pypdf import PdfReader
 
 from accounts import services as account_services
+from billing.models import EInvoice
 from billing.visits import services
 from notifications.models import SmsMessage, VerificationCode
 from tests.e2e.browser import launch, needs_chromium
@@ -84,8 +88,10 @@ def closed_visit():
     return visit
 
 
-def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
+def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch, settings):
     from playwright.sync_api import sync_playwright
+
+    settings.SANDBOX_EINVOICE_DELAY_SECONDS = 0  # the platform issues at once
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM reads
     # (the SMS outbox) are still plain synchronous calls.
@@ -126,7 +132,23 @@ def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
         invoice = page.inner_text("[data-invoice]")
         assert re.fullmatch(r"YD\d{10}", invoice)
         receipt_sms = SmsMessage.objects.get(template="payment_received").body
-        assert invoice in receipt_sms
+        assert invoice in receipt_sms and "电子票据" in receipt_sms
+
+        # The e-invoice, issued by the platform meanwhile: downloaded and read back.
+        einvoice = EInvoice.objects.get()
+        assert page.inner_text("[data-einvoice=issued]").count(einvoice.number) == 1
+        with page.expect_download() as download:
+            page.click("[data-einvoice=issued] a")
+        pdf = PdfReader(download.value.path()).pages[0]
+        text = "".join(pdf.extract_text().split())
+        assert "医疗收费电子票据" in text and einvoice.number in text and invoice in text
+        assert "¥22.80" in text and "个人现金支付：10.00" in text
+        assert "挂号12.00" in text and "药品10.80" in text  # by category, not by item
+        [qr] = zxingcpp.read_barcodes(pdf.images[0].image)
+        assert qr.text == (
+            f"{einvoice.code},{einvoice.number},{einvoice.check_code},"
+            f"{einvoice.issued_on:%Y%m%d},22.80"
+        )
         # Someone else with the receipt link sees it paid and the invoice number, no more.
         stranger = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
         stranger.goto(page.url)
@@ -151,6 +173,9 @@ def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch):
             page.click("button[type=submit]:not(.secondary)")
         page.screenshot(path=SCREENSHOTS / "5-me.png", full_page=True)
         assert invoice in page.inner_text("[data-bill=paid]")
+        with page.expect_download() as again:  # the e-invoice from /me/ too
+            page.click("[data-bill=paid] [data-einvoice-download]")
+        assert PdfReader(again.value.path()).pages[0].images[0].image is not None
         assert page.inner_text("[data-available=outpatient]") == "¥300.00"
         browser.close()
         # The reads above ran in Playwright's greenlet, which has a database connection of

@@ -53,7 +53,7 @@ def me_page(request: HttpRequest) -> HttpResponse:
         open_visits = patient.visits.filter(status=VisitStatus.OPEN).select_related("institution")
         bills = (
             patient.bills.select_related("institution", "invoice", "visit")
-            .prefetch_related("payment_links")
+            .prefetch_related("payment_links", "invoice__einvoices")
             .order_by("-closed_at")[:50]
         )
         people.append(

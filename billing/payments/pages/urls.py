@@ -28,6 +28,11 @@ urlpatterns = [
     path("p/<ref:token>/bill/", never_cache(views.bill_page), name="bill"),
     path("p/<ref:token>/pay/", never_cache(views.pay), name="pay"),
     path("p/<ref:token>/receipt/", never_cache(views.receipt_page), name="receipt"),
+    path(
+        "p/<ref:token>/einvoice/<uuid:einvoice_id>/",
+        never_cache(views.einvoice_download),
+        name="einvoice",
+    ),
     path("me/", never_cache(me.me_page), name="me"),
     path("me/code/", never_cache(me.me_send_code), name="me-code"),
     path("me/verify/", never_cache(me.me_verify), name="me-verify"),

@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from billing.einvoices.documents import einvoice_pdf
+from billing.einvoices.selectors import einvoices_of_bill
 from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
 from billing.payments.gateways import (
     ForgedNotification,
@@ -201,11 +203,37 @@ def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "pay/gone.html", {"reason": "paid", "link": link})  # a part
         return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
     bill = link.bill
-    details = _verified(request, link) or signed_in_phone(request) == str(bill.patient.phone)
-    context = {"bill": bill, "details": details}
+    details = _sees_details(request, link)
+    context = {"bill": bill, "details": details, "link": link}
     if details:
         context["charges"] = live_charges(visit=bill.visit)
+        context["einvoices"] = einvoices_of_bill(bill.pk)
     return render(request, "pay/receipt.html", context)
+
+
+def _sees_details(request: HttpRequest, link: PaymentLink) -> bool:
+    """A session that passed the code for the bill, or signed in to /me/ with its phone."""
+    return _verified(request, link) or signed_in_phone(request) == str(link.bill.patient.phone)
+
+
+def einvoice_download(request: HttpRequest, token: str, einvoice_id) -> HttpResponse:
+    """The PDF of one of a paid bill's e-invoices, for whoever sees the receipt's details
+    (it names the payer and the items); others are sent to the receipt, which says how."""
+    link = _link(token)
+    if link is None:
+        return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
+    if not _sees_details(request, link):
+        return redirect("pay:receipt", token)
+    einvoice = next(
+        (e for e in einvoices_of_bill(link.bill_id) if e.pk == einvoice_id and e.number), None
+    )
+    if einvoice is None:
+        return render(request, "pay/gone.html", {"reason": "unknown"}, status=404)
+    response = HttpResponse(einvoice_pdf(einvoice), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="einvoice-{einvoice.code}-{einvoice.number}.pdf"'
+    )
+    return response
 
 
 def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:

@@ -49,10 +49,13 @@ class Text(serializers.CharField):
 
 
 class Count(serializers.IntegerField):
-    """A whole number sent as a JSON integer: not its digits in a string, not a boolean, not
-    a number with a fraction or an exponent (the schema says integer)."""
+    """A whole number sent as a JSON number: not its digits in a string, not a boolean, not a
+    number with a fraction. The schema says integer, which OpenAPI 3.1 (JSON Schema) takes to
+    include a whole number written ``88.0`` or ``8.8e1``: those are taken as 88."""
 
     def run_validation(self, data=empty):
+        if isinstance(data, float) and data.is_integer() and abs(data) < 2**53:
+            data = int(data)
         whole = isinstance(data, int) and not isinstance(data, bool)
         if data is not empty and data is not None and not whole:
             self.fail("invalid")

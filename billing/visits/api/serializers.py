@@ -13,7 +13,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import AgreementStatus, CreditPool
-from billing.models import MAX_VISIT_TOTAL, Bill, BillStatus, ChargeCategory, Visit, VisitStatus
+from billing.models import (
+    MAX_VISIT_TOTAL,
+    MONEY_TAKEN,
+    Bill,
+    BillStatus,
+    ChargeCategory,
+    EInvoice,
+    EInvoiceStatus,
+    Payment,
+    Visit,
+    VisitStatus,
+)
 from billing.visits.api.fields import (
     BLANKABLE_TEXT,
     HIS_ID,
@@ -199,12 +210,61 @@ class ChargeOutput(serializers.Serializer):
         return self.fields["posted_at"].to_representation(void.created_at) if void else None
 
 
+class PaymentOutput(serializers.ModelSerializer):
+    """A payment of the bill: online through a channel, or taken at a window (``method``).
+    Only payments that took money are listed."""
+
+    method = serializers.CharField(help_text="At a window: cash, card or scan; else empty.")
+
+    class Meta:
+        model = Payment
+        fields = ["id", "channel", "method", "amount", "status", "succeeded_at"]
+
+
+class EInvoiceOutput(serializers.ModelSerializer):
+    """The government e-invoice (财政电子票据) of the bill: ``requested`` until the platform
+    issues it (code, number and check code are then set), ``failed`` if it refused it (finance
+    asks again), ``reversed`` once red-letter invoices reversed its whole self-pay part."""
+
+    status = serializers.ChoiceField(choices=EInvoiceStatus.choices)
+
+    class Meta:
+        model = EInvoice
+        fields = ["status", "code", "number", "check_code", "issued_on"]
+
+
 class BillOutput(serializers.ModelSerializer):
+    """A bill; load it with ``selectors.bills_for_output`` (what it shows, in a few
+    statements for a page of bills)."""
+
     visit_id = serializers.IntegerField()
     his_visit_id = serializers.CharField(source="visit.his_visit_id")
     institution = serializers.CharField(source="institution.code")
     citizen_card = serializers.CharField(source="patient.citizen_card")
     amount_due = money_out()
+    paid_amount = money_out(help_text="Paid toward the bill so far.")
+    refunded_amount = money_out(help_text="Given back for charges voided after payment.")
+    invoice_number = serializers.SerializerMethodField(
+        help_text="Our invoice number (YD + 10 digits), once paid: printed at a window."
+    )
+    einvoice = serializers.SerializerMethodField()
+    payments = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_invoice_number(self, bill) -> str | None:
+        invoice = getattr(bill, "invoice", None)
+        return invoice.number if invoice else None
+
+    @extend_schema_field(EInvoiceOutput(allow_null=True))
+    def get_einvoice(self, bill) -> dict | None:
+        invoice = getattr(bill, "invoice", None)
+        einvoice = invoice.einvoice if invoice else None
+        return EInvoiceOutput(einvoice).data if einvoice else None
+
+    @extend_schema_field(PaymentOutput(many=True))
+    def get_payments(self, bill) -> list[dict]:
+        taken = [p for p in bill.payments.all() if p.status in MONEY_TAKEN]
+        return PaymentOutput(taken, many=True).data
 
     class Meta:
         model = Bill
@@ -225,6 +285,11 @@ class BillOutput(serializers.ModelSerializer):
             "closed_at",
             "due_at",
             "paid_at",
+            "paid_amount",
+            "refunded_amount",
+            "invoice_number",
+            "einvoice",
+            "payments",
         ]
 
 
