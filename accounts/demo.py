@@ -34,6 +34,7 @@ STAFF = [
     ("finance", "finance-demo-2026", roles.FINANCE),
     ("creditofficer", "credit-demo-2026", roles.CREDIT_OFFICERS),
     ("manager", "manager-demo-2026", roles.MANAGEMENT),
+    ("integration", "integration-demo-2026", roles.INTEGRATION),
     ("admin", "admin-demo-2026", "administrator"),
 ]
 
@@ -44,6 +45,7 @@ STAFF_NAMES = {
     "finance": "郑华",
     "creditofficer": "孙丽",
     "manager": "钱进",
+    "integration": "冯涛",
     "admin": "管理员",
 }
 

@@ -9,6 +9,7 @@ COLLECTION_STAFF = "Collection staff"
 FINANCE = "Finance"
 CREDIT_OFFICERS = "Credit officers"
 MANAGEMENT = "Management"
+INTEGRATION = "Integration staff"
 
 _READ = [
     "accounts.view_institution",
@@ -92,6 +93,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     # The region's figures, read only: the reports page, nothing about any one person.
     MANAGEMENT: ["billing.view_reports"],
+    # An institution's IT staff: its webhook endpoints and their deliveries (their own
+    # institution's only, webhooks.admin), nothing about patients beyond what was sent.
+    INTEGRATION: [
+        "accounts.view_institution",
+        "webhooks.view_webhookendpoint",
+        "webhooks.add_webhookendpoint",
+        "webhooks.change_webhookendpoint",
+        "webhooks.view_webhookdelivery",
+    ],
 }
 
 

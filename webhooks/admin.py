@@ -1,12 +1,21 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.admin import ReadOnlyAdminMixin
+from accounts.models import Institution
 from webhooks import services
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
+
+
+def of_own_institution(request, queryset, institution: str):
+    """An institution's IT staff see its endpoints and deliveries only; superusers all."""
+    if request.user.is_superuser:
+        return queryset
+    return queryset.filter(**{institution: request.user.institution_id})
 
 
 class EndpointForm(forms.ModelForm):
@@ -36,8 +45,23 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
     list_display = ["institution", "url", "is_active", "disabled_reason", "created_at"]
     list_filter = ["is_active", "institution"]
+
+    def get_list_filter(self, request):
+        return self.list_filter if request.user.is_superuser else ["is_active"]
+
     search_fields = ["url", "institution__name", "institution__code"]
     readonly_fields = ["disabled_reason", "created_at"]
+
+    def get_queryset(self, request):
+        return of_own_institution(request, super().get_queryset(request), "institution")
+
+    def get_changeform_initial_data(self, request):
+        return {"institution": request.user.institution_id}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "institution" and not request.user.is_superuser:
+            kwargs["queryset"] = Institution.objects.filter(pk=request.user.institution_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -76,6 +100,10 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "next_attempt_at",
     ]
     list_filter = ["status", "event__type", "endpoint__institution"]
+
+    def get_list_filter(self, request):
+        return self.list_filter if request.user.is_superuser else ["status", "event__type"]
+
     list_select_related = ["event", "endpoint__institution"]
     fields = [
         "event",
@@ -94,13 +122,17 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ["resend"]
 
+    def get_queryset(self, request):
+        return of_own_institution(request, super().get_queryset(request), "endpoint__institution")
+
     @admin.display(description=gettext_lazy("event type"), ordering="event__type")
     def event_type(self, delivery):
         return delivery.event.get_type_display()
 
     @admin.display(description=gettext_lazy("what was sent"))
     def data(self, delivery):
-        return services.event_body(delivery.event).decode()
+        # The bytes as sent (JSON): a value, shown as it is.
+        return format_html("<pre><bdi>{}</bdi></pre>", services.event_body(delivery.event).decode())
 
     @admin.action(description=gettext_lazy("Send the selected deliveries again"))
     def resend(self, request, queryset):

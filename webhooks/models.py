@@ -84,7 +84,7 @@ class WebhookEvent(AppendOnlyModel):
         verbose_name_plural = _("webhook events")
 
     def __str__(self) -> str:
-        return f"{self.type} {self.id}"
+        return f"{self.get_type_display()} {self.id}"
 
 
 class DeliveryStatus(models.TextChoices):

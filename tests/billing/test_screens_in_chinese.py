@@ -18,10 +18,12 @@ from accounts.roles import ROLE_PERMISSIONS
 from billing.models import CollectionCase, PaymentLink
 from billing.payments.refunds import refund_request
 from tests.billing.paying import sent_code, start
+from webhooks.models import WebhookDelivery
+from webhooks.services import endpoint_create, event_emit
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["window", "collector", "finance", "creditofficer", "manager", "admin"]
+ROLES = ["window", "collector", "finance", "creditofficer", "manager", "integration", "admin"]
 
 # Words that stay as they are in Chinese text: names of things, units, codes.
 ALLOWED = {
@@ -62,6 +64,7 @@ DATA = {
     "finance",
     "creditofficer",
     "manager",
+    "integration",
     "admin",
     "alipay",
     "wechat",
@@ -144,6 +147,11 @@ def everything(site_in_chinese, his, link, paid, finance_officer):
     refund_request(payment=paid, amount=paid.amount / 2, reason="演示退款", actor="finance")
     case = CollectionCase.objects.first()
     assert bill and case
+    # An endpoint of the integration staff's institution, with an event on its way.
+    institution = User.objects.get(username="integration").institution
+    endpoint_create(institution=institution, url="https://his.example/cc", events=["bill.paid"])
+    event_emit(type="bill.paid", institution_id=institution.pk, data={"bill": {"id": 1}})
+    assert WebhookDelivery.objects.exists()
     return paid
 
 

@@ -8,9 +8,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from accounts import roles
 from billing.models import WindowMethod
 from billing.payments.services import payment_take_at_window
 from notifications.models import SmsMessage
+from tests.conftest import logged_in
+from tests.factories import InstitutionFactory, StaffFactory
 from tests.fake_http import Answer, FakeServer
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.services import endpoint_create
@@ -174,3 +177,43 @@ def test_the_sweep_tells_of_overdue_bills_and_suspended_agreements(
         "for_overdue": True,
     }
     assert bodies[2]["data"]["agreement"]["status"] == "active"
+
+
+def test_integration_staff_manage_their_own_institution_s_endpoints_only(hospital):
+    other = InstitutionFactory(code="other-hospital", name="另一医院")
+    theirs, _ = endpoint_create(
+        institution=other, url="https://other.example/cc", events=["bill.paid"]
+    )
+    it = StaffFactory(username="it", institution=hospital, role=roles.INTEGRATION)
+    client = logged_in(it)
+
+    listed = client.get("/admin/webhooks/webhookendpoint/")
+    assert listed.status_code == 200 and "other.example" not in listed.content.decode()
+    assert client.get(f"/admin/webhooks/webhookendpoint/{theirs.pk}/change/").status_code == 302
+    # A new endpoint: their institution is the only one to choose.
+    answer = client.post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {
+            "institution": other.pk,
+            "url": "https://mine.example/cc",
+            "events": ["bill.paid"],
+            "contact_phone": "",
+            "is_active": "on",
+        },
+    )
+    assert answer.status_code == 200  # the form again, the choice refused
+    assert not WebhookEndpoint.objects.filter(url="https://mine.example/cc").exists()
+    client.post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {
+            "institution": hospital.pk,
+            "url": "https://mine.example/cc",
+            "events": ["bill.paid"],
+            "contact_phone": "",
+            "is_active": "on",
+        },
+    )
+    assert WebhookEndpoint.objects.get(url="https://mine.example/cc").institution == hospital
+    # No patient's page, no bill.
+    assert client.get("/admin/accounts/patient/").status_code == 403
+    assert client.get("/admin/billing/bill/").status_code == 403
