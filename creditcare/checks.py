@@ -45,6 +45,24 @@ def no_sandbox_channel(app_configs, **kwargs):
 
 
 @register()
+def realname_provider_known(app_configs, **kwargs):
+    from accounts.realname import realname_provider
+
+    try:
+        realname_provider()
+    except ImproperlyConfigured as error:
+        return [
+            Error(
+                str(error),
+                hint="Set REALNAME_PROVIDER to a real service, or leave it empty; the "
+                "sandbox's only where the sandbox is on.",
+                id="creditcare.E007",
+            )
+        ]
+    return []
+
+
+@register()
 def credit_score_provider_configured(app_configs, **kwargs):
     from accounts.scoring import get_provider
 

@@ -286,6 +286,13 @@ WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 WEBHOOK_RETRY_FOR = timedelta(hours=env.int("WEBHOOK_RETRY_HOURS", default=72))
 # How long a verified phone may see a settlement page before asking for a new code.
 PAYMENT_SESSION_SECONDS = 1800
+# Paying more than this through one link asks, after the SMS code, for a stronger check
+# (billing/payments/strong_check.py).
+STRONG_CHECK_ABOVE = Decimal(env.str("STRONG_CHECK_ABOVE", default="5000.00"))
+# The real-name service (accounts/realname.py): none by default; "sandbox" only where the
+# sandbox is on, and SANDBOX_REALNAME_UNAVAILABLE makes it unreachable.
+REALNAME_PROVIDER = env.str("REALNAME_PROVIDER", default="")
+SANDBOX_REALNAME_UNAVAILABLE = env.bool("SANDBOX_REALNAME_UNAVAILABLE", default=False)
 
 # The sandbox: the built-in test channel, play money. On with DEBUG (make run), off otherwise
 # unless SANDBOX_ENABLED is set, and then `check --deploy` fails (creditcare.E002). Off, its

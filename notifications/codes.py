@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from creditcare.errors import DomainError
 from notifications.models import VerificationCode, VerificationThrottle
@@ -46,11 +47,19 @@ def _locked_until(purpose: str, now: dt.datetime) -> dt.datetime | None:
     return max(code.last_checked_at for code in recent) + LOCK
 
 
-def _locked_error(until: dt.datetime, now: dt.datetime) -> DomainError:
+def locked_error(
+    until: dt.datetime,
+    now: dt.datetime,
+    *,
+    code: str = "code_locked",
+    message: str = gettext_lazy("Too many wrong codes. Please try again in %(minutes)d minutes."),
+) -> DomainError:
+    """Locked until ``until``: the error says for how many minutes more (also the lock of a
+    large bill's stronger check, ``billing.payments.strong_check``)."""
     minutes = max(1, int((until - now).total_seconds() // 60) + 1)
     return DomainError(
-        "code_locked",
-        _("Too many wrong codes. Please try again in %(minutes)d minutes.") % {"minutes": minutes},
+        code,
+        str(message) % {"minutes": minutes},
         {"retry_after_seconds": int((until - now).total_seconds())},
     )
 
@@ -66,7 +75,7 @@ def code_send(*, phone: str, purpose: str, deliver: bool = True) -> Verification
         _serialize(f"phone:{phone}")
         until = _locked_until(purpose, now)
         if until:
-            raise _locked_error(until, now)
+            raise locked_error(until, now)
         recent = list(
             VerificationCode.objects.filter(
                 phone=phone, created_at__gt=now - dt.timedelta(hours=1)
@@ -110,7 +119,7 @@ def code_check(*, phone: str, purpose: str, code: str) -> None:
         _serialize(f"purpose:{purpose}")
         until = _locked_until(purpose, now)
         if until:
-            raise _locked_error(until, now)
+            raise locked_error(until, now)
         record = (
             VerificationCode.objects.select_for_update()
             .filter(phone=phone, purpose=purpose, used_at=None, expires_at__gt=now)
@@ -128,5 +137,5 @@ def code_check(*, phone: str, purpose: str, code: str) -> None:
     if not right:
         until = _locked_until(purpose, now)
         if until:
-            raise _locked_error(until, now)
+            raise locked_error(until, now)
         raise wrong

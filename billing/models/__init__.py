@@ -56,6 +56,7 @@ from billing.models.payments import (
     RefundStatus,
     SandboxRefund,
     SandboxTrade,
+    StrongCheckAttempt,
     WindowMethod,
 )
 from billing.models.reconciliation import (
@@ -130,6 +131,7 @@ __all__ = [
     "SandboxTrade",
     "SettlementStatement",
     "SettlementStatus",
+    "StrongCheckAttempt",
     "TillCount",
     "Visit",
     "VisitStatus",

@@ -81,6 +81,33 @@ class WindowMethod(models.TextChoices):
 MONEY_TAKEN = [PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
 
 
+class StrongCheckAttempt(AppendOnlyModel):
+    """One answer to the stronger check a large bill asks for after the SMS code (the last 6
+    characters of the patient's ID number, and a real-name check where a service is
+    configured): kept whether right or wrong, and counted for the lock."""
+
+    link = models.ForeignKey(
+        PaymentLink,
+        on_delete=models.PROTECT,
+        related_name="strong_checks",
+        db_index=False,  # strong_check_link_time serves it
+        verbose_name=_("payment link"),
+    )
+    passed = models.BooleanField(_("passed"))
+    # The real-name service's answer ("match", "no_match", "unavailable"), if it was asked.
+    realname = models.CharField(_("real-name check"), max_length=20, blank=True)
+    client_ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("stronger check")
+        verbose_name_plural = _("stronger checks")
+        indexes = [models.Index(fields=["link", "created_at"], name="strong_check_link_time")]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.created_at:%Y-%m-%d %H:%M} {self.passed}"
+
+
 class Payment(models.Model):
     """One attempt to pay a bill through a channel. ``out_trade_no`` is ours (sent to the
     channel); ``gateway_trade_no`` is the channel's, unique per channel."""

@@ -25,6 +25,7 @@ urlpatterns = [
     path("p/<ref:token>", never_cache(views.link_page), name="link"),
     path("p/<ref:token>/code/", never_cache(views.send_code), name="code"),
     path("p/<ref:token>/verify/", never_cache(views.verify_code), name="verify"),
+    path("p/<ref:token>/check/", never_cache(views.check_page), name="check"),
     path("p/<ref:token>/bill/", never_cache(views.bill_page), name="bill"),
     path("p/<ref:token>/pay/", never_cache(views.pay), name="pay"),
     path("p/<ref:token>/receipt/", never_cache(views.receipt_page), name="receipt"),

@@ -31,6 +31,7 @@ from billing.payments.gateways import (
 from billing.payments.gateways.sandbox import SandboxGateway
 from billing.payments.pages.me import signed_in_phone
 from billing.payments.services import payment_notified, payment_start
+from billing.payments.strong_check import strong_check, strong_check_needed
 from billing.visits.selectors import live_charges
 from creditcare.errors import DomainError
 from notifications.codes import code_check, code_send
@@ -56,6 +57,18 @@ def _verified(request: HttpRequest, link: PaymentLink) -> bool:
     return request.session.get(_session_key(link), 0) > time.time()
 
 
+def _strong_key(link: PaymentLink) -> str:
+    return f"paystrong:{link.pk}"
+
+
+def _strong_check_due(request: HttpRequest, link: PaymentLink) -> bool:
+    """A large bill whose stronger check this session has not passed since its last code
+    (passing it is marked with that code's session's end)."""
+    code_session = request.session.get(_session_key(link), 0)
+    passed = code_session > time.time() and request.session.get(_strong_key(link)) == code_session
+    return strong_check_needed(link) and not passed
+
+
 def _unusable(request: HttpRequest, link: PaymentLink | None) -> HttpResponse | None:
     """The page to show instead when the link cannot be used (unknown, expired, paid)."""
     if link is None:
@@ -73,9 +86,10 @@ def _purpose(link: PaymentLink) -> str:
     return f"pay:{link.pk}"
 
 
-def with_link(*, verified: bool = False):
+def with_link(*, verified: bool = False, strong: bool = True):
     """Resolve ``token`` to a usable link (or answer why not); with ``verified``, the session
-    must have passed the code for it."""
+    must have passed the code for it, and for a large bill the stronger check too (unless
+    ``strong`` is off: the check's own page)."""
 
     def decorate(view):
         @functools.wraps(view)
@@ -86,6 +100,8 @@ def with_link(*, verified: bool = False):
                 return refusal
             if verified and not _verified(request, link):
                 return redirect("pay:link", token)
+            if verified and strong and _strong_check_due(request, link):
+                return redirect("pay:check", token)
             return view(request, link, **kwargs)
 
         return wrapper
@@ -133,6 +149,29 @@ def verify_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     request.session.cycle_key()
     request.session[_session_key(link)] = time.time() + settings.PAYMENT_SESSION_SECONDS
     return redirect("pay:bill", link.token)
+
+
+@with_link(verified=True, strong=False)
+def check_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
+    """The stronger check of a large bill, after the code: the last 6 characters of the
+    patient's ID number (and a real-name check where a service is configured)."""
+    if not _strong_check_due(request, link):
+        return redirect("pay:bill", link.token)
+    error = ""
+    if request.method == "POST":
+        try:
+            strong_check(
+                link=link,
+                answer=request.POST.get("answer", "")[:12],
+                client_ip=_client_ip(request),
+            )
+        except DomainError as refused:
+            error = refused.message
+        else:
+            request.session[_strong_key(link)] = request.session[_session_key(link)]
+            return redirect("pay:bill", link.token)
+    context = {"link": link, "bill": link.bill, "error": error}
+    return render(request, "pay/check.html", context, status=400 if error else 200)
 
 
 def _checkout_allowed(response: HttpResponse, channels: list[tuple[str, str]]) -> HttpResponse:
