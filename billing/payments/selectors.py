@@ -226,3 +226,44 @@ def window_takings(*, cashier, day: dt.date) -> dict[str, Decimal]:
         till = TILL_METHOD_OF_REFUND[method]
         takings[till] = takings.get(till, ZERO) - total
     return takings
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Money between a patient and us, as /me/ lists it."""
+
+    at: dt.datetime
+    kind: str  # "payment" or "refund"
+    institution: str
+    channel: str
+    amount: Decimal
+    refund_status: str = ""  # a RefundStatus, for a refund
+
+
+def patient_movements(patient_id: int, limit: int = 30) -> list[Movement]:
+    """The patient's latest payments that took money and refunds, newest first."""
+    payments = (
+        Payment.objects.filter(bill__patient_id=patient_id, status__in=MONEY_TAKEN)
+        .select_related("institution")
+        .order_by("-succeeded_at")[:limit]
+    )
+    refunds = (
+        Refund.objects.filter(payment__bill__patient_id=patient_id)
+        .select_related("payment__institution")
+        .order_by("-created_at")[:limit]
+    )
+    movements = [
+        Movement(p.succeeded_at, "payment", p.institution.name, p.channel, p.amount)
+        for p in payments
+    ] + [
+        Movement(
+            r.created_at,
+            "refund",
+            r.payment.institution.name,
+            r.payment.channel,
+            r.amount,
+            r.status,
+        )
+        for r in refunds
+    ]
+    return sorted(movements, key=lambda m: m.at, reverse=True)[:limit]

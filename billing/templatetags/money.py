@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from django import template
 
+from billing.payments import gateways
+
 register = template.Library()
 
 
@@ -11,3 +13,9 @@ def unit_price(value: Decimal) -> str:
     text = f"{Decimal(value):.4f}".rstrip("0")
     whole, _, fraction = text.partition(".")
     return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+@register.filter
+def channel_name(channel: str) -> str:
+    """How a payment's channel is named on a page (``gateways.channel_name``)."""
+    return gateways.channel_name(channel)

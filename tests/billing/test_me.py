@@ -1,8 +1,10 @@
 """The patient's own page: sign in with the phone and a code, see credit, visits, bills."""
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.test import Client
 
 from notifications.models import SmsMessage
@@ -99,3 +101,17 @@ def test_asking_again_a_moment_later_shows_the_code_box(client, signed_patient):
     assert 'id="code"' in page and "data-resend-in=" in page
     code = re.search(r"\b\d{6}\b", SmsMessage.objects.get().body).group(0)
     assert client.post("/me/verify/", {"phone": phone, "code": code}).status_code == 302
+
+
+def test_me_shows_payments_and_refunds(his, paid, link, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        his.post(f"visits/{link.bill.visit_id}/charges/L2/void/", {"reason": "退号"})
+    client = Client()
+    with time_machine.travel(dt.timedelta(minutes=2)):  # one code a minute per phone
+        sign_in(client, paid.bill.patient.phone.as_national)
+        page = client.get("/me/").content.decode()
+
+    movements = re.findall(r'data-movement="(\w+)"', page)
+    assert movements == ["refund", "payment"]  # newest first
+    assert "+¥20.00" in page and "¥35.00" in page
+    assert "back where you paid" in page and "test channel" in page

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Patient
 from billing.models import VisitStatus
+from billing.payments.selectors import patient_movements
 from billing.visits.selectors import live_charges
 from creditcare.errors import DomainError
 from notifications.codes import code_check, code_send
@@ -65,6 +66,7 @@ def me_page(request: HttpRequest) -> HttpResponse:
                 ),
                 "open_visits": [(visit, live_charges(visit=visit)) for visit in open_visits],
                 "bills": bills,
+                "movements": patient_movements(patient.pk),
             }
         )
     return render(request, "me/home.html", {"people": people, "now": now})
