@@ -19,6 +19,7 @@ from accounts.models import (
     CreditLine,
     CreditPolicy,
     CreditScore,
+    FamilyPayer,
     Institution,
     InstitutionApiKey,
     Patient,
@@ -126,6 +127,19 @@ class CreditLineInline(ReadOnlyAdminMixin, admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, _("history / change limit"))
 
 
+class FamilyPayerInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The phones that pay for the patient (added on /me/ or at the window: above)."""
+
+    model = FamilyPayer
+    fields = ["masked_phone", "added_at", "added_by", "removed_at"]
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description=_("family member's phone"))
+    def masked_phone(self, payer):
+        return payer.masked_phone
+
+
 @admin.register(Patient)
 class PatientAdmin(PatientNumbersSearchMixin, SimpleHistoryAdmin):
     """Staff without ``view_identity_number`` see the identity number masked, and neither the
@@ -136,7 +150,7 @@ class PatientAdmin(PatientNumbersSearchMixin, SimpleHistoryAdmin):
     patient_path = ""
     list_filter = ["agreement__status", "id_type", "resident_of_region"]
     list_select_related = ["agreement"]
-    inlines = [CreditLineInline]
+    inlines = [CreditLineInline, FamilyPayerInline]
     readonly_fields = [
         "birth_date",
         "sex",
@@ -187,6 +201,13 @@ class PatientAdmin(PatientNumbersSearchMixin, SimpleHistoryAdmin):
                 "desk/",
                 self.admin_site.admin_view(lambda r: admin_views.desk_view(r, self)),
                 name="accounts_patient_desk",
+            ),
+            path(
+                "<int:object_id>/family/",
+                self.admin_site.admin_view(
+                    lambda r, object_id: admin_views.family_payer_add_view(r, self, object_id)
+                ),
+                name="accounts_patient_family",
             ),
             path(
                 "<int:object_id>/sign/",

@@ -6,6 +6,7 @@ Each view checks its permission, validates a form and calls one service.
 """
 
 import django_otp
+from django import forms
 from django.contrib import messages
 from django.contrib.admin import AdminSite, ModelAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from accounts import services, two_factor
+from accounts.family import family_payer_add, family_phone
 from accounts.forms import (
     AuthenticatorConfirmForm,
     ConfirmForm,
@@ -303,3 +305,30 @@ def two_factor_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
             qr_code=two_factor.qr_code_svg(url), secret=two_factor.secret_for_typing(key)
         )
     return render(request, "admin/accounts/two_factor.html", context)
+
+
+class FamilyPayerForm(forms.Form):
+    phone = forms.CharField(label=gettext_lazy("Family member's mobile number"), max_length=20)
+    present = forms.BooleanField(
+        label=gettext_lazy("The patient is here, and agrees that this phone pays their bills"),
+    )
+
+
+def family_payer_add_view(
+    request: HttpRequest, model_admin: ModelAdmin, object_id: int
+) -> HttpResponse:
+    """At the window, with the patient present: a family member's phone that pays."""
+    require(request, "accounts.add_familypayer")
+    patient = get_object_or_404(Patient, pk=object_id)
+    form = FamilyPayerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            phone = family_phone(form.cleaned_data["phone"])
+            family_payer_add(patient=patient, phone=phone, actor=request.user)
+        except DomainError as error:
+            form.add_error("phone", error.message)
+        else:
+            messages.success(request, _("The family member's phone is added."))
+            return redirect("admin:accounts_patient_change", patient.pk)
+    title = _("A family member who pays for %(name)s") % {"name": patient.name}
+    return form_page(request, model_admin, original=patient, form=form, title=title, label=_("Add"))

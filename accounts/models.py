@@ -225,6 +225,48 @@ class Patient(models.Model):
         return mask_phone(str(self.phone))
 
 
+class FamilyPayer(models.Model):
+    """A family member's phone that pays for the patient: it gets copies of the bill SMS and
+    may receive the code of the patient's payment links. Added by the patient on /me/ (a
+    code to both phones) or at a window with the patient present (``added_by``); removed,
+    not deleted (``removed_at``), so who could pay when stays known."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="family_payers", verbose_name=_("patient")
+    )
+    phone = PhoneNumberField(_("family member's phone"))
+    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+    added_by = models.ForeignKey(
+        "User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("added by"),
+        help_text=_("Empty: the patient, on their own page."),
+    )
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["added_at"]
+        verbose_name = _("family payer")
+        verbose_name_plural = _("family payers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "phone"],
+                condition=models.Q(removed_at=None),
+                name="family_payer_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return mask_phone(str(self.phone))
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(str(self.phone))
+
+
 class AgreementStatus(models.TextChoices):
     PENDING = "pending", pgettext_lazy("agreement status", "Pending")  # not signed: no credit
     ACTIVE = "active", _("Active")  # signed: new visits get credit

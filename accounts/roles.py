@@ -31,6 +31,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.add_patient",
         "accounts.change_patient",
         "accounts.view_identity_number",
+        "accounts.view_familypayer",
+        "accounts.add_familypayer",
         "accounts.sign_agreement",
         "accounts.suspend_agreement",
         "accounts.terminate_agreement",

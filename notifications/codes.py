@@ -64,8 +64,16 @@ def locked_error(
     )
 
 
-def code_send(*, phone: str, purpose: str, deliver: bool = True) -> VerificationCode:
-    """Send a new code to ``phone`` for ``purpose`` (the SMS leaves after commit).
+def code_send(
+    *,
+    phone: str,
+    purpose: str,
+    deliver: bool = True,
+    template: str = "verification_code",
+    context: dict | None = None,
+) -> VerificationCode:
+    """Send a new code to ``phone`` for ``purpose`` (the SMS leaves after commit), in
+    ``template`` with ``context`` as well (a code that says what it is for).
 
     ``deliver=False`` (a number nobody signed up with) keeps the request under the same
     limits as a real one, so the answers cannot tell the two apart, and sends nothing: no
@@ -104,8 +112,12 @@ def code_send(*, phone: str, purpose: str, deliver: bool = True) -> Verification
         if deliver:
             sms_queue(
                 to=phone,
-                template="verification_code",
-                context={"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)},
+                template=template,
+                context={
+                    **(context or {}),
+                    "code": code,
+                    "minutes": int(CODE_TTL.total_seconds() // 60),
+                },
                 dedup_key=f"code:{record.pk}",
             )
     return record

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.family import family_payers
 from accounts.models import CreditLine, Institution, InstitutionApiKey, Patient
 from billing import locks
 from billing.ledger import actor_of, credit_move, credit_moves
@@ -474,20 +475,29 @@ def _bill_raise(
 
 
 def _visit_ended_notify(*, visit: Visit, bill: Bill) -> None:
-    """The visit-ended SMS: what is owed, by when, and the link to pay it."""
+    """The visit-ended SMS: what is owed, by when, and the link to pay it; a copy to each
+    family member who pays for the patient when there is something to pay."""
     link = payment_link_create(bill=bill) if bill.amount_due else None
+    context = {
+        "patient_name": visit.patient.name,
+        "institution": visit.institution.name,
+        "amount_due": bill.amount_due,
+        "due_at": bill.due_at,
+        "link": payment_link_url(link) if link else "",
+    }
     sms_queue(
         to=visit.patient.phone,
         template="visit_ended",
-        context={
-            "patient_name": visit.patient.name,
-            "institution": visit.institution.name,
-            "amount_due": bill.amount_due,
-            "due_at": bill.due_at,
-            "link": payment_link_url(link) if link else "",
-        },
+        context=context,
         dedup_key=f"visit-closed:{visit.pk}",
     )
+    for payer in family_payers(visit.patient) if link else []:
+        sms_queue(
+            to=str(payer.phone),
+            template="visit_ended",
+            context={**context, "for_family": True},
+            dedup_key=f"visit-closed:{visit.pk}:family:{payer.pk}",
+        )
 
 
 def _same_settlement(bill: Bill, settlement: Settlement) -> bool:

@@ -9,11 +9,20 @@ import phonenumbers
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import Patient
+from accounts.family import (
+    family_payer_add,
+    family_payer_check,
+    family_payer_remove,
+    family_payers,
+    family_phone,
+)
+from accounts.masking import mask_phone
+from accounts.models import FamilyPayer, Patient
 from billing.models import VisitStatus
 from billing.payments.selectors import patient_movements
 from billing.visits.selectors import live_charges
@@ -67,9 +76,11 @@ def me_page(request: HttpRequest) -> HttpResponse:
                 "open_visits": [(visit, live_charges(visit=visit)) for visit in open_visits],
                 "bills": bills,
                 "movements": patient_movements(patient.pk),
+                "family": family_payers(patient),
             }
         )
-    return render(request, "me/home.html", {"people": people, "now": now})
+    context = {"people": people, "now": now, "added": request.GET.get("added")}
+    return render(request, "me/home.html", context)
 
 
 @require_POST
@@ -117,4 +128,80 @@ def me_verify(request: HttpRequest) -> HttpResponse:
 @require_POST
 def me_sign_out(request: HttpRequest) -> HttpResponse:
     request.session.pop(SESSION_KEY, None)
+    return redirect("pay:me")
+
+
+def _own_patient(request: HttpRequest, patient_id: str) -> Patient | None:
+    """One of the patients of the signed-in phone, or ``None``."""
+    phone = signed_in_phone(request)
+    if phone is None or not str(patient_id).isdigit():
+        return None
+    return Patient.objects.filter(pk=int(patient_id), phone=phone).first()
+
+
+def _family_purpose(patient: Patient, phone: str) -> str:
+    return f"family:{patient.pk}:{phone}"
+
+
+@require_POST
+def me_family_add(request: HttpRequest) -> HttpResponse:
+    """Add a family member's phone: a code goes to both phones (each says who is adding
+    which phone), and both are asked for on the next page."""
+    patient = _own_patient(request, request.POST.get("patient", ""))
+    if patient is None:
+        return redirect("pay:me")
+    context = {"patient": patient, "raw_phone": request.POST.get("phone", "")[:20]}
+    try:
+        phone = family_phone(request.POST.get("phone", ""))
+        family_payer_check(patient=patient, phone=phone)
+        for to in (str(patient.phone), phone):
+            code_send(
+                phone=to,
+                purpose=_family_purpose(patient, phone),
+                context={"adding": mask_phone(phone), "patient_name": patient.name},
+            )
+    except DomainError as error:
+        context["error"] = error.message
+        return render(request, "me/family_add.html", context, status=400)
+    context.update(phone=phone, masked=mask_phone(phone), patient_phone=patient.masked_phone)
+    return render(request, "me/family_confirm.html", context)
+
+
+@require_POST
+def me_family_confirm(request: HttpRequest) -> HttpResponse:
+    """Both codes: each is checked on its own (a typo in one does not spend the other), and
+    the phone is added once both have passed."""
+    patient = _own_patient(request, request.POST.get("patient", ""))
+    if patient is None:
+        return redirect("pay:me")
+    phone = request.POST.get("phone", "")[:20]
+    key = f"family:{patient.pk}:{phone}"
+    passed = set(request.session.get(key, []))
+    context = {
+        "patient": patient,
+        "phone": phone,
+        "masked": mask_phone(phone),
+        "patient_phone": patient.masked_phone,
+    }
+    try:
+        for to, field in ((str(patient.phone), "patient_code"), (phone, "family_code")):
+            if field not in passed:
+                code = request.POST.get(field, "")[:12]
+                code_check(phone=to, purpose=_family_purpose(patient, phone), code=code)
+                passed.add(field)
+        family_payer_add(patient=patient, phone=phone)
+    except DomainError as error:
+        request.session[key] = sorted(passed)
+        context.update(error=error.message, passed=passed)
+        return render(request, "me/family_confirm.html", context, status=400)
+    request.session.pop(key, None)
+    return redirect(reverse("pay:me") + "?added=1")
+
+
+@require_POST
+def me_family_remove(request: HttpRequest, payer_id: int) -> HttpResponse:
+    phone = signed_in_phone(request)
+    payer = FamilyPayer.objects.filter(pk=payer_id, patient__phone=phone).first()
+    if phone is not None and payer is not None:
+        family_payer_remove(payer=payer)
     return redirect("pay:me")

@@ -38,6 +38,13 @@ urlpatterns = [
     path("me/code/", never_cache(me.me_send_code), name="me-code"),
     path("me/verify/", never_cache(me.me_verify), name="me-verify"),
     path("me/sign-out/", never_cache(me.me_sign_out), name="me-sign-out"),
+    path("me/family/", never_cache(me.me_family_add), name="me-family-add"),
+    path("me/family/confirm/", never_cache(me.me_family_confirm), name="me-family-confirm"),
+    path(
+        "me/family/<int:payer_id>/remove/",
+        never_cache(me.me_family_remove),
+        name="me-family-remove",
+    ),
     path("pay/sandbox/<ref:out_trade_no>/", never_cache(views.sandbox_checkout), name="sandbox"),
     path("pay/notify/<str:channel>/", views.notify, name="notify"),
 ]

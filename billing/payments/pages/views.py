@@ -15,9 +15,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.family import family_payers
+from accounts.masking import mask_phone
 from billing.einvoices.documents import einvoice_pdf
 from billing.einvoices.selectors import einvoices_of_bill
 from billing.models import BillStatus, Payment, PaymentLink, PaymentStatus
@@ -109,11 +112,28 @@ def with_link(*, verified: bool = False, strong: bool = True):
     return decorate
 
 
+def _code_phones(link: PaymentLink) -> dict[str, str]:
+    """Where the link's code may go: ``{"patient": phone}``, and each family payer's phone
+    by its id."""
+    patient = link.bill.patient
+    return {"patient": str(patient.phone)} | {
+        str(payer.pk): str(payer.phone) for payer in family_payers(patient)
+    }
+
+
+def _code_to(request: HttpRequest, link: PaymentLink) -> str:
+    """The phone the session asked the code to be sent to (the patient's unless a family
+    payer's was chosen)."""
+    phones = _code_phones(link)
+    return phones.get(request.session.get(f"paycode-to:{link.pk}", ""), phones["patient"])
+
+
 @with_link()
 def link_page(request: HttpRequest, link: PaymentLink, error: str = "") -> HttpResponse:
     if _verified(request, link):
         return redirect("pay:bill", link.token)
     bill = link.bill
+    phones = _code_phones(link)
     return render(
         request,
         "pay/link.html",
@@ -121,6 +141,8 @@ def link_page(request: HttpRequest, link: PaymentLink, error: str = "") -> HttpR
             "link": link,
             "bill": bill,
             "phone": bill.patient.masked_phone,
+            "sent_to": mask_phone(_code_to(request, link)),
+            "family": [(key, mask_phone(phone)) for key, phone in phones.items()][1:],
             "error": error,
             "code_sent": bool(request.GET.get("sent")) and not error,
         },
@@ -131,10 +153,20 @@ def link_page(request: HttpRequest, link: PaymentLink, error: str = "") -> HttpR
 @require_POST
 @with_link()
 def send_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
+    to = request.POST.get("to", "patient")[:20]
+    phone = _code_phones(link).get(to)
+    if phone is None:  # a family payer removed meanwhile, or a made-up choice
+        return link_page(request, link.token, error=_("Choose a phone to send the code to."))
+    bill = link.bill
     try:
-        code_send(phone=str(link.bill.patient.phone), purpose=_purpose(link))
+        code_send(
+            phone=phone,
+            purpose=_purpose(link),
+            context={"bill_of": bill.patient.name, "institution": bill.institution.name},
+        )
     except DomainError as error:
         return link_page(request, link.token, error=error.message)
+    request.session[f"paycode-to:{link.pk}"] = to
     return redirect(reverse("pay:link", args=[link.token]) + "?sent=1")
 
 
@@ -143,7 +175,7 @@ def send_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
 def verify_code(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     code = request.POST.get("code", "")
     try:
-        code_check(phone=str(link.bill.patient.phone), purpose=_purpose(link), code=code[:12])
+        code_check(phone=_code_to(request, link), purpose=_purpose(link), code=code[:12])
     except DomainError as error:
         return link_page(request, link.token, error=error.message)
     request.session.cycle_key()
