@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from accounts import services, two_factor
-from accounts.family import family_payer_add, family_phone
+from accounts.family import family_payer_add, mobile_phone
 from accounts.forms import (
     AuthenticatorConfirmForm,
     ConfirmForm,
@@ -323,7 +323,7 @@ def family_payer_add_view(
     form = FamilyPayerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            phone = family_phone(form.cleaned_data["phone"])
+            phone = mobile_phone(form.cleaned_data["phone"])
             family_payer_add(patient=patient, phone=phone, actor=request.user)
         except DomainError as error:
             form.add_error("phone", error.message)

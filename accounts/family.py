@@ -15,8 +15,8 @@ from creditcare.errors import DomainError
 FAMILY_PAYERS_MAX = 3
 
 
-def family_phone(raw: str) -> str:
-    """``raw`` as an E.164 mobile number, or ``DomainError``."""
+def mobile_phone(raw: str) -> str:
+    """``raw`` as an E.164 mobile number, or ``DomainError`` (also the online sign-up's)."""
     try:
         number = phonenumbers.parse(raw.strip(), "CN")
     except phonenumbers.NumberParseException:

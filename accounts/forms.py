@@ -8,9 +8,15 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from accounts.identity import IdentityDocumentType, Sex
-from accounts.models import Patient
+from accounts.models import Institution, Patient
 from accounts.services import PatientDetails, authenticator_sign_in, patient_build
 from creditcare.errors import DomainError
+
+
+def _raw(value: object) -> object:
+    """A value that failed its field's own check, as the patient's rules may still look at
+    it: without NUL characters, which no database text can hold."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 class EnrolForm(forms.Form):
@@ -58,7 +64,7 @@ class EnrolForm(forms.Form):
         number, ...) checked beside the form's own, so every field's error shows at once."""
         cleaned = super().clean()
         values = {
-            field.name: cleaned.get(field.name, self.data.get(field.name, ""))
+            field.name: cleaned.get(field.name, _raw(self.data.get(field.name, "")))
             for field in dataclasses.fields(PatientDetails)
         }
         values["resident_of_region"] = bool(values["resident_of_region"])
@@ -143,3 +149,39 @@ class AuthenticatorConfirmForm(forms.Form):
 
     def clean_code(self) -> str:
         return _digits(self.cleaned_data["code"])
+
+
+class SignupForm(EnrolForm):
+    """The online sign-up's details, checked as the desk checks them; the phone is the one
+    proven by a code, and a citizen card already signed up names nobody."""
+
+    institution = forms.ModelChoiceField(
+        label=_("The hospital you usually go to"),
+        queryset=Institution.objects.filter(is_active=True).order_by("name"),
+        empty_label=None,
+    )
+    score_consent = forms.BooleanField(
+        label=_(
+            "From outside the region: I allow CreditCare to ask for my credit score (it sets "
+            "whether I can join online, and my limits)"
+        ),
+        required=False,
+    )
+
+    def __init__(self, *args, phone: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["phone"]
+        self.verified_phone = phone
+
+    def clean_citizen_card(self) -> str:
+        card = self.cleaned_data["citizen_card"].strip().upper()
+        if Patient.objects.filter(citizen_card=card).exists():
+            raise forms.ValidationError(
+                _("This citizen card is already signed up. Ask at any hospital window."),
+                code="duplicate_citizen_card",
+            )
+        return card
+
+    def clean(self) -> dict:
+        self.cleaned_data["phone"] = self.verified_phone
+        return super().clean()

@@ -267,6 +267,31 @@ class FamilyPayer(models.Model):
         return mask_phone(str(self.phone))
 
 
+class OnlineSignature(AppendOnlyModel):
+    """How an agreement was signed online: the terms shown (their version and a hash of
+    their text), when, from where (address, browser), and the phone proven by a code."""
+
+    agreement = models.OneToOneField(
+        "CreditAgreement",
+        on_delete=models.PROTECT,
+        related_name="online_signature",
+        verbose_name=_("agreement"),
+    )
+    terms_version = models.CharField(_("terms version"), max_length=32)
+    terms_sha256 = models.CharField(_("hash of the terms' text"), max_length=64)
+    phone = PhoneNumberField(_("verified phone"))
+    client_ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    signed_at = models.DateTimeField(_("signed on"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("online signature")
+        verbose_name_plural = _("online signatures")
+
+    def __str__(self) -> str:
+        return f"{self.agreement_id} {self.signed_at:%Y-%m-%d %H:%M}"
+
+
 class AgreementStatus(models.TextChoices):
     PENDING = "pending", pgettext_lazy("agreement status", "Pending")  # not signed: no credit
     ACTIVE = "active", _("Active")  # signed: new visits get credit
@@ -595,7 +620,7 @@ class CreditPolicy(models.Model):
     )
     score_floor = models.PositiveSmallIntegerField(
         _("score floor"),
-        default=550,
+        default=650,
         validators=[MinValueValidator(SCORE_MIN), MaxValueValidator(SCORE_MAX)],
     )
     score_bands = models.JSONField(

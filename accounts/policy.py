@@ -39,7 +39,7 @@ class PolicyParams:
     repayments_per_step: int = 3
     late_cut_ratio: Decimal = Decimal("0.25")
     floor_ratio: Decimal = Decimal("0.50")
-    score_floor: int = 550
+    score_floor: int = 650
     score_bands: tuple[tuple[int, Decimal], ...] = ()
 
     def __post_init__(self) -> None:

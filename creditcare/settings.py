@@ -289,10 +289,6 @@ PAYMENT_SESSION_SECONDS = 1800
 # Paying more than this through one link asks, after the SMS code, for a stronger check
 # (billing/payments/strong_check.py).
 STRONG_CHECK_ABOVE = Decimal(env.str("STRONG_CHECK_ABOVE", default="5000.00"))
-# The real-name service (accounts/realname.py): none by default; "sandbox" only where the
-# sandbox is on, and SANDBOX_REALNAME_UNAVAILABLE makes it unreachable.
-REALNAME_PROVIDER = env.str("REALNAME_PROVIDER", default="")
-SANDBOX_REALNAME_UNAVAILABLE = env.bool("SANDBOX_REALNAME_UNAVAILABLE", default=False)
 
 # The sandbox: the built-in test channel, play money. On with DEBUG (make run), off otherwise
 # unless SANDBOX_ENABLED is set, and then `check --deploy` fails (creditcare.E002). Off, its
@@ -300,6 +296,11 @@ SANDBOX_REALNAME_UNAVAILABLE = env.bool("SANDBOX_REALNAME_UNAVAILABLE", default=
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
 # The channels patients see, in the hospital's order.
 PAYMENT_CHANNELS = env.list("PAYMENT_CHANNELS", default=["sandbox"] if SANDBOX_ENABLED else [])
+# The real-name service (accounts/realname.py) of online sign-up and of the large bills'
+# check: the sandbox's where the sandbox is on, else none (online sign-up then refuses);
+# SANDBOX_REALNAME_UNAVAILABLE makes the sandbox's unreachable.
+REALNAME_PROVIDER = env.str("REALNAME_PROVIDER", default="sandbox" if SANDBOX_ENABLED else "")
+SANDBOX_REALNAME_UNAVAILABLE = env.bool("SANDBOX_REALNAME_UNAVAILABLE", default=False)
 # How far back a HIS may report its daily visit count (POST /api/v1/visit-counts/).
 VISIT_COUNT_MAX_AGE_DAYS = env.int("VISIT_COUNT_MAX_AGE_DAYS", default=400)
 # A payment still pending after this long is asked of its channel (the notification may be

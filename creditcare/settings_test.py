@@ -20,6 +20,8 @@ SANDBOX_ENABLED = True
 PAYMENT_CHANNELS = ["sandbox"]
 # Paid bills get e-invoices from the sandbox platform, as with make run.
 EINVOICE_PROVIDER = "sandbox"
+# Online sign-up and the large bills' check ask the sandbox's real-name service.
+REALNAME_PROVIDER = "sandbox"
 # Staff two-factor sign-in is required only where a test asks for it
 # (tests/accounts/test_two_factor.py); elsewhere staff sign in as the persona fixtures do.
 OTP_REQUIRED_ROLES = []

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("", include("billing.payments.pages.urls")),
+    path("signup/", include("billing.payments.pages.signup_urls")),
     path("sms/twilio/status/", twilio_status, name="twilio-status"),
     path("healthz", health, name="health"),
 ]

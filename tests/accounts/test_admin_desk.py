@@ -254,6 +254,8 @@ def test_correcting_a_patient_goes_through_validation_and_history(clerk_client, 
         "resident_of_region": "on",
         "credit_lines-TOTAL_FORMS": "0",
         "credit_lines-INITIAL_FORMS": "0",
+        "family_payers-TOTAL_FORMS": "0",
+        "family_payers-INITIAL_FORMS": "0",
     }
     assert clerk_client.post(url, data).status_code == 302
     patient.refresh_from_db()

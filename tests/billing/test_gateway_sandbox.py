@@ -377,10 +377,10 @@ def test_check_deploy_fails_when_the_sandbox_is_on(settings):
     with pytest.raises(SystemCheckError, match=r"creditcare\.E002"):
         call_command("check", "--deploy", "--fail-level", "ERROR")
     settings.SANDBOX_ENABLED = False
-    # Nor may its e-invoice platform issue play invoices.
+    # Nor may its e-invoice platform issue play invoices, nor its real-name service answer.
     with pytest.raises(SystemCheckError, match=r"creditcare\.E006"):
         call_command("check", "--deploy", "--fail-level", "ERROR")
-    settings.EINVOICE_PROVIDER = ""
+    settings.EINVOICE_PROVIDER = settings.REALNAME_PROVIDER = ""
     call_command("check", "--deploy", "--fail-level", "ERROR")  # nothing to refuse now
 
 

@@ -219,3 +219,11 @@ def test_every_patient_page_reads_as_chinese(everything, link):
     missing = client.get("/p/nothing-here")
     assert missing.status_code == 404
     assert english_words(missing.content.decode()) == set()
+
+    # Signing up online: the phone and the details (the agreement is the printed text).
+    newcomer = chinese_client()
+    reads = newcomer.post("/signup/code/", {"phone": "13912340000"})
+    assert english_words(reads.content.decode()) == set()
+    newcomer.post("/signup/verify/", {"phone": "13912340000", "code": sent_code()})
+    answer = newcomer.get("/signup/details/")
+    assert answer.status_code == 200 and english_words(answer.content.decode()) == set()

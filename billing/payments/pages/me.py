@@ -19,7 +19,7 @@ from accounts.family import (
     family_payer_check,
     family_payer_remove,
     family_payers,
-    family_phone,
+    mobile_phone,
 )
 from accounts.masking import mask_phone
 from accounts.models import FamilyPayer, Patient
@@ -152,7 +152,7 @@ def me_family_add(request: HttpRequest) -> HttpResponse:
         return redirect("pay:me")
     context = {"patient": patient, "raw_phone": request.POST.get("phone", "")[:20]}
     try:
-        phone = family_phone(request.POST.get("phone", ""))
+        phone = mobile_phone(request.POST.get("phone", ""))
         family_payer_check(patient=patient, phone=phone)
         for to in (str(patient.phone), phone):
             code_send(

@@ -6,7 +6,6 @@
 """
 
 import functools
-import ipaddress
 import logging
 import time
 
@@ -37,6 +36,7 @@ from billing.payments.services import payment_notified, payment_start
 from billing.payments.strong_check import strong_check, strong_check_needed
 from billing.visits.selectors import live_charges
 from creditcare.errors import DomainError
+from creditcare.http import client_ip
 from notifications.codes import code_check, code_send
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def check_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
             strong_check(
                 link=link,
                 answer=request.POST.get("answer", "")[:12],
-                client_ip=_client_ip(request),
+                client_ip=client_ip(request),
             )
         except DomainError as refused:
             error = refused.message
@@ -240,14 +240,6 @@ def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     return _checkout_allowed(response, channels)
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    """The patient's address as the server saw it (a proxy must pass the real one on)."""
-    try:
-        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
-    except ValueError:  # a unix socket, or nothing
-        return None
-
-
 @require_POST
 @with_link(verified=True)
 def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
@@ -255,7 +247,7 @@ def pay(request: HttpRequest, link: PaymentLink) -> HttpResponse:
         _payment, url = payment_start(
             link=link,
             channel=request.POST.get("channel", ""),
-            client_ip=_client_ip(request),
+            client_ip=client_ip(request),
         )
     except DomainError as error:
         return render(
