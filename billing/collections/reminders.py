@@ -16,6 +16,7 @@ from django.db.models import CharField, Exists, F, OuterRef, QuerySet, Subquery,
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from accounts.models import FamilyPayer
 from billing.collections.overdue import days_overdue
 from billing.models import (
     BILL_OWED,
@@ -169,15 +170,15 @@ def reminder_text(
 REMINDER_CHUNK = 1000
 
 
-def _bill_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, str, dict]]:
-    """(bill id, phone, text context) of each bill still owed. A morning's batch reads 100k
-    bills: each a model with only what its amount needs, the rest plain columns (models of
-    their patients, institutions and links cost more than rendering the texts)."""
+def _bill_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, int, str, dict]]:
+    """(bill id, patient id, phone, text context) of each bill still owed. A morning's batch
+    reads 100k bills: each a model with only what its amount needs, the rest plain columns
+    (models of their patients, institutions and links cost more than rendering the texts)."""
     own_link = PaymentLink.objects.filter(bill_id=OuterRef("pk"), instalment=None)
     bills = (
         _owed_bills()
         .filter(pk__in_array=ids)
-        .only("status", "self_pay", "paid_amount", "due_at")
+        .only("status", "self_pay", "paid_amount", "due_at", "patient_id")
         .annotate(
             patient_name=F("patient__name"),
             # The stored E.164 text, which is what str() of the parsed number gives.
@@ -195,11 +196,12 @@ def _bill_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, str
             link_url=payment_token_url(bill.link_token),
             now=now,
         )
-        yield bill.pk, bill.phone, context
+        yield bill.pk, bill.patient_id, bill.phone, context
 
 
-def _instalment_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, str, dict]]:
-    """(instalment id, phone, text context) of each instalment still owed: a few, by plan."""
+def _instalment_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[int, int, str, dict]]:
+    """(instalment id, patient id, phone, text context) of each instalment still owed: a
+    few, by plan."""
     instalments = (
         _owed_instalments()
         .filter(pk__in_array=ids)
@@ -214,7 +216,7 @@ def _instalment_reminders(ids: list[int], now: dt.datetime) -> Iterator[tuple[in
             now=now,
             due_at=instalment.due_at,
         )
-        yield instalment.pk, bill.patient.phone, context
+        yield instalment.pk, bill.patient_id, str(bill.patient.phone), context
 
 
 def reminders_queue(
@@ -223,14 +225,23 @@ def reminders_queue(
     """Queue the step's reminder for each bill (or instalment) still owed, in one statement.
     Returns how many were queued (not those another run queued meanwhile)."""
     read = _instalment_reminders if prefix == "i" else _bill_reminders
+    reminders = list(read(list(ids), now))
+    # A copy to each family member who pays for the patient (one statement a chunk).
+    family: dict[int, list[str]] = {}
+    for patient_id, phone in FamilyPayer.objects.filter(
+        patient_id__in={patient_id for _pk, patient_id, _phone, _context in reminders},
+        removed_at=None,
+    ).values_list("patient_id", "phone"):
+        family.setdefault(patient_id, []).append(str(phone))
     messages = [
         Sms(
-            to=phone,
+            to=to,
             template="bill_reminder",
-            context=context,
-            dedup_key=f"reminder:{prefix}{pk}:{step.key}",
+            context={**context, "for_family": True} if copy else context,
+            dedup_key=f"reminder:{prefix}{pk}:{step.key}" + (f":family:{to}" if copy else ""),
         )
-        for pk, phone, context in read(list(ids), now)
+        for pk, patient_id, phone, context in reminders
+        for to, copy in [(phone, False), *((p, True) for p in family.get(patient_id, []))]
     ]
     with transaction.atomic():
         return len(sms_queue_many(messages))

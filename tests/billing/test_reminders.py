@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.family import family_payer_add
 from billing.collections.reminders import REMINDER_CHUNK, reminder_text_context, reminders_send
 from billing.models import Bill, PaymentLink, Visit
 from notifications.models import SmsMessage
@@ -56,8 +57,8 @@ def test_statements_grow_with_the_chunks_not_the_bills(his, card):
     inserts = [q for q in queries if q["sql"].startswith("INSERT")]
     assert len(inserts) == chunks
     # What is due: a statement per step and kind (12); each chunk: the bills with their
-    # links, the INSERT and its savepoint.
-    assert len(queries) <= 12 + 4 * chunks
+    # links, the patients' family payers, the INSERT and its savepoint.
+    assert len(queries) <= 12 + 5 * chunks
     reminders = SmsMessage.objects.filter(template="bill_reminder")
     assert reminders.count() == 1500
     for one in [bill, others[-1]]:  # each with its own link
@@ -83,6 +84,18 @@ def test_a_reminder_in_a_batch_says_what_one_sent_alone_says(his, card):
     assert (batch.to, batch.body, batch.language) == (alone.to, alone.body, alone.language)
     assert batch.to == str(bill.patient.phone)
     assert "25.00" in batch.body and bill.payment_link.token in batch.body
+
+
+def test_a_family_member_who_pays_gets_a_copy(his, card, signed_patient):
+    family_payer_add(patient=signed_patient.patient, phone="+8613911112222")
+    bill = bill_closed_at(his, card, CLOSED)
+    with time_machine.travel(LATE, tick=False):
+        assert reminders_send() == 2
+        assert reminders_send() == 0  # once each
+    copy = SmsMessage.objects.get(template="bill_reminder", to="+8613911112222")
+    assert copy.dedup_key == f"reminder:{bill.pk}:1d:family:+8613911112222"
+    assert signed_patient.patient.name in copy.body and bill.payment_link.token in copy.body
+    assert "family member" in copy.body
 
 
 def test_reminders_held_until_morning_go_back_in_chunks_on_the_bulk_queue(his, card, published):
