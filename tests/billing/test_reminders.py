@@ -95,7 +95,7 @@ def test_a_family_member_who_pays_gets_a_copy(his, card, signed_patient):
     copy = SmsMessage.objects.get(template="bill_reminder", to="+8613911112222")
     assert copy.dedup_key == f"reminder:{bill.pk}:1d:family:+8613911112222"
     assert signed_patient.patient.name in copy.body and bill.payment_link.token in copy.body
-    assert "family member" in copy.body
+    assert "您的家人" in copy.body  # SMS are in Chinese
 
 
 def test_reminders_held_until_morning_go_back_in_chunks_on_the_bulk_queue(his, card, published):
