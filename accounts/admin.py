@@ -363,7 +363,7 @@ class CreditPolicyAdmin(SimpleHistoryAdmin):
             {"fields": ["repayments_per_step", "step_ratio", "cap_multiplier"]},
         ),
         (_("Late repayments"), {"fields": ["late_cut_ratio", "floor_ratio"]}),
-        (_("Credit score"), {"fields": ["score_floor", "score_bands"]}),
+        (_("Credit score"), {"fields": ["score_floor", "online_score_floor", "score_bands"]}),
     ]
 
     def has_add_permission(self, request):

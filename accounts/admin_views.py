@@ -309,9 +309,17 @@ def two_factor_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
 
 class FamilyPayerForm(forms.Form):
     phone = forms.CharField(label=gettext_lazy("Family member's mobile number"), max_length=20)
+    # A mistyped number would send a stranger the patient's bills: typed twice.
+    phone_again = forms.CharField(label=gettext_lazy("The number again"), max_length=20)
     present = forms.BooleanField(
         label=gettext_lazy("The patient is here, and agrees that this phone pays their bills"),
     )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("phone", "").strip() != cleaned.get("phone_again", "").strip():
+            self.add_error("phone_again", _("The two numbers differ."))
+        return cleaned
 
 
 def family_payer_add_view(

@@ -620,8 +620,14 @@ class CreditPolicy(models.Model):
     )
     score_floor = models.PositiveSmallIntegerField(
         _("score floor"),
+        default=550,
+        validators=[MinValueValidator(SCORE_MIN), MaxValueValidator(SCORE_MAX)],
+    )
+    online_score_floor = models.PositiveSmallIntegerField(
+        _("score to join online"),
         default=650,
         validators=[MinValueValidator(SCORE_MIN), MaxValueValidator(SCORE_MAX)],
+        help_text=_("People from outside the region sign up online with at least this score."),
     )
     score_bands = models.JSONField(
         _("score bands"),
@@ -656,5 +662,6 @@ class CreditPolicy(models.Model):
             late_cut_ratio=self.late_cut_ratio,
             floor_ratio=self.floor_ratio,
             score_floor=self.score_floor,
+            online_score_floor=self.online_score_floor,
             score_bands=tuple((int(s), Decimal(str(m))) for s, m in self.score_bands),
         )

@@ -6,9 +6,9 @@ property tests check and what lets a credit officer predict the effect of a chan
 For each pool (outpatient, inpatient), starting from the pool's base limit:
 
 1. **Score.** No score: ×1. A score below ``score_floor``: the base only, nothing below
-   adds to it (and online signing is refused to people from outside the region, see
-   ``online_signing_allowed``). Otherwise the multiplier of the highest band the score
-   reaches (bands are ``(min_score, multiplier)``; no band reached: ×1).
+   adds to it. Otherwise the multiplier of the highest band the score reaches (bands are
+   ``(min_score, multiplier)``; no band reached: ×1). (People from outside the region sign
+   online only with a score of at least ``online_score_floor``: ``online_signing_allowed``.)
 2. **On-time streak.** Every ``repayments_per_step`` on-time repayments since the last late
    one add ``step_ratio`` × base.
 3. **Cap.** Never above ``cap_multiplier`` × base.
@@ -39,7 +39,8 @@ class PolicyParams:
     repayments_per_step: int = 3
     late_cut_ratio: Decimal = Decimal("0.25")
     floor_ratio: Decimal = Decimal("0.50")
-    score_floor: int = 650
+    score_floor: int = 550
+    online_score_floor: int = 650
     score_bands: tuple[tuple[int, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
@@ -87,8 +88,9 @@ def score_multiplier(params: PolicyParams, score: int) -> Decimal:
 
 
 def online_signing_allowed(params: PolicyParams, *, resident: bool, score: int | None) -> bool:
-    """Residents may always sign; people from outside the region need a score at the floor."""
-    return resident or (score is not None and score >= params.score_floor)
+    """Residents may always sign online; people from outside the region need a score of at
+    least ``online_score_floor``."""
+    return resident or (score is not None and score >= params.online_score_floor)
 
 
 def decide_limits(

@@ -73,10 +73,11 @@ class PatientDetails:
     sex: str = ""
 
 
-def patient_build(*, details: PatientDetails) -> Patient:
-    """A validated, unsaved patient (raises ``ValidationError`` per field)."""
+def patient_build(*, details: PatientDetails, check_unique: bool = True) -> Patient:
+    """A validated, unsaved patient (raises ``ValidationError`` per field); without
+    ``check_unique``, whether the card or document is signed up already is not looked at."""
     patient = Patient(**{**asdict(details), "name": details.name.strip()})
-    patient.full_clean()
+    patient.full_clean(validate_unique=check_unique, validate_constraints=check_unique)
     return patient
 
 
@@ -173,8 +174,8 @@ def _online_signing_check(*, patient: Patient, score: int | None) -> None:
                 "People from outside the region can sign online only with a credit score of "
                 "at least %(floor)s. Please sign at a hospital window."
             )
-            % {"floor": policy.score_floor},
-            {"score_floor": policy.score_floor, "score": score},
+            % {"floor": policy.online_score_floor},
+            {"score_floor": policy.online_score_floor, "score": score},
         )
 
 

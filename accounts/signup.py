@@ -8,6 +8,7 @@ and a hash of their text, the time, the address, the browser and the verified ph
 import hashlib
 
 from django.conf import settings
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -67,15 +68,18 @@ def sign_up_online(
                 "at any hospital window, with your identity document."
             ),
         )
-    agreement = patient_enrol(
-        details=details, institution=institution, channel=SigningChannel.ONLINE, actor=None
-    )
-    OnlineSignature.objects.create(
-        agreement=agreement,
-        terms_version=settings.AGREEMENT_TERMS_VERSION,
-        terms_sha256=agreement_terms_sha256(),
-        phone=details.phone,
-        client_ip=client_ip,
-        user_agent=user_agent[:300],
-    )
+    # One transaction: no agreement signed online without its signature record. (The
+    # score provider is asked inside it, before any row is locked.)
+    with transaction.atomic():
+        agreement = patient_enrol(
+            details=details, institution=institution, channel=SigningChannel.ONLINE, actor=None
+        )
+        OnlineSignature.objects.create(
+            agreement=agreement,
+            terms_version=settings.AGREEMENT_TERMS_VERSION,
+            terms_sha256=agreement_terms_sha256(),
+            phone=details.phone,
+            client_ip=client_ip,
+            user_agent=user_agent[:300],
+        )
     return agreement

@@ -122,6 +122,15 @@ def _forget_cached_api_keys():
     _api_key_cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _forget_signup_codes_counted():
+    """Each test's client starts with no sign-up codes counted against its address (the
+    cache outlives the test's rolled-back rows; only this key, not the whole cache)."""
+    from django.core.cache import cache
+
+    cache.delete("signup-codes:127.0.0.1")
+
+
 @pytest.fixture
 def celery_worker():
     """A real Celery worker (in a thread) consuming the app's broker (Redis with REDIS_URL,

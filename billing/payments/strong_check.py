@@ -20,30 +20,39 @@ from notifications.codes import LOCK, MAX_CHECKS, locked_error
 
 
 def strong_check_needed(link: PaymentLink) -> bool:
-    return link.amount_due > settings.STRONG_CHECK_ABOVE
+    """A bill above the threshold, whichever of its links pays it (an instalment's too)."""
+    return link.bill.self_pay > settings.STRONG_CHECK_ABOVE
 
 
 def strong_check(*, link: PaymentLink, answer: str, client_ip: str | None = None) -> None:
-    """Accept the answer, or raise ``DomainError`` (wrong, locked, no match, unavailable)."""
+    """Accept the answer, or raise ``DomainError`` (wrong, locked, no match, unavailable).
+    The real-name service is asked outside the transaction: a slow one holds no lock."""
     now = timezone.now()
+    patient = link.bill.patient
     with transaction.atomic():
         PaymentLink.objects.select_for_update().filter(pk=link.pk).first()  # one at a time
         until = _locked_until(link, now)
         if until:
             raise _locked(until, now)
-        patient = link.bill.patient
         expected = patient.id_number[-6:].upper()
         passed = hmac.compare_digest(answer.strip().upper().encode(), expected.encode())
-        realname = ""
-        provider = realname_provider() if passed else None
-        if provider is not None:
-            realname = provider.verify(name=patient.name, id_number=patient.id_number)
-        StrongCheckAttempt.objects.create(
-            link=link,
-            passed=passed and realname not in (NO_MATCH, UNAVAILABLE),
-            realname=realname,
-            client_ip=client_ip,
+        if not passed:
+            StrongCheckAttempt.objects.create(link=link, passed=False, client_ip=client_ip)
+    if not passed:
+        until = _locked_until(link, timezone.now())
+        if until:
+            raise _locked(until, now)
+        raise DomainError(
+            "strong_check_wrong", _("That is not the end of the patient's ID number.")
         )
+    provider = realname_provider()
+    realname = provider.verify(name=patient.name, id_number=patient.id_number) if provider else ""
+    StrongCheckAttempt.objects.create(
+        link=link,
+        passed=realname not in (NO_MATCH, UNAVAILABLE),
+        realname=realname,
+        client_ip=client_ip,
+    )
     if realname == UNAVAILABLE:
         raise DomainError(
             "realname_unavailable",
@@ -56,13 +65,6 @@ def strong_check(*, link: PaymentLink, answer: str, client_ip: str | None = None
                 "The real-name check did not match this patient. Please pay at a hospital "
                 "window, with the patient's identity document."
             ),
-        )
-    if not passed:
-        until = _locked_until(link, now)
-        if until:
-            raise _locked(until, now)
-        raise DomainError(
-            "strong_check_wrong", _("That is not the end of the patient's ID number.")
         )
 
 

@@ -125,8 +125,10 @@ def test_window_staff_add_one_with_the_patient_present(signed_patient, window_cl
     assert logged_in(collector).get(url).status_code == 403
     clerk = logged_in(window_clerk)
     assert clerk.post(url, {"phone": "13911112222"}).status_code == 200  # not confirmed
+    typo = {"phone": "13911112222", "phone_again": "13911112223", "present": "on"}
+    assert clerk.post(url, typo).status_code == 200  # typed twice, differently
     assert not family_payers(patient)
-    clerk.post(url, {"phone": "13911112222", "present": "on"})
+    clerk.post(url, {"phone": "13911112222", "phone_again": "13911112222", "present": "on"})
     [payer] = family_payers(patient)
     assert payer.added_by == window_clerk
     assert (

@@ -79,8 +79,8 @@ def test_reasons_explain_the_decision():
 def test_outsiders_need_a_score_at_the_floor_to_sign_online():
     assert online_signing_allowed(PARAMS, resident=True, score=None)
     assert not online_signing_allowed(PARAMS, resident=False, score=None)
-    assert not online_signing_allowed(PARAMS, resident=False, score=549)
-    assert online_signing_allowed(PARAMS, resident=False, score=550)
+    assert not online_signing_allowed(PARAMS, resident=False, score=649)  # online: 650
+    assert online_signing_allowed(PARAMS, resident=False, score=650)
 
 
 def test_impossible_policy_numbers_are_refused():

@@ -123,6 +123,7 @@ def test_score_bands_that_are_not_numbers_are_refused(credit_officer):
         "late_cut_ratio": "0.25",
         "floor_ratio": "0.50",
         "score_floor": "550",
+        "online_score_floor": "650",
         "score_bands": '[[650, "NaN"]]',
     }
     response = logged_in(credit_officer).post(url, data)

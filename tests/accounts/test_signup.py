@@ -88,15 +88,18 @@ def test_details_are_checked_as_at_the_desk_and_name_nobody(client, hospital, si
     proven(client)
     bad = client.post(
         "/signup/details/",
-        details(
-            hospital,
-            id_number="330106198503120421",  # a wrong check character
-            citizen_card=signed_patient.patient.citizen_card,
-        ),
+        details(hospital, id_number="330106198503120421"),  # check char
     )
-    page = bad.content.decode()
     assert bad.status_code == 400
-    assert "already signed up" in page and signed_patient.patient.name not in page
+    # A card signed up already: not said on the details step (anyone could test cards), and
+    # after the real-name check only "sign at a window", naming nobody.
+    taken = details(hospital, citizen_card=signed_patient.patient.citizen_card)
+    assert client.post("/signup/details/", taken)["Location"] == "/signup/agreement/"
+    answer = client.post("/signup/agreement/", {"accept": "yes"})
+    page = answer.content.decode()
+    assert answer.status_code == 409 and "window" in page
+    assert signed_patient.patient.name not in page and "already" not in page
+    assert Patient.objects.count() == 1
 
 
 def test_no_real_name_match_sends_the_person_to_a_window(client, hospital):
@@ -152,3 +155,11 @@ def test_hostile_input_gets_no_5xx(client, hospital, value):
     for field in ("name", "id_type", "id_number", "citizen_card", "institution", "birth_date"):
         answer = client.post("/signup/details/", details(hospital, **{field: value}))
         assert answer.status_code < 500, field
+
+
+def test_one_address_cannot_text_strangers_without_end(client):
+    sent = [
+        client.post("/signup/code/", {"phone": f"1391234{n:04d}"}).status_code for n in range(12)
+    ]
+    assert sent == [200] * 10 + [400] * 2
+    assert SmsMessage.objects.filter(template="verification_code").count() == 10

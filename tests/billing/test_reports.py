@@ -77,12 +77,18 @@ def test_usage_rate_is_visits_on_credit_over_all_reported_visits(his, card, peri
 
 def test_time_to_pay_median_90th_percentile_and_on_time_share(link, period, today):
     bill = link.bill
+    # Paid an hour ago, ten hours after the visit ended (paid "now + 10 h" would fall into
+    # tomorrow, outside the period, when the test runs after 14:00 China time).
+    paid_at = timezone.now() - dt.timedelta(hours=1)
     Bill.objects.filter(pk=bill.pk).update(
         status=BillStatus.PAID,
         paid_amount=bill.self_pay,
-        paid_at=bill.closed_at + dt.timedelta(hours=10),
+        closed_at=paid_at - dt.timedelta(hours=10),
+        due_at=paid_at + dt.timedelta(hours=38),
+        paid_at=paid_at,
     )
-    report = time_to_pay(Period(bill.closed_at.date() - dt.timedelta(days=1), today))
+    bill.refresh_from_db()
+    report = time_to_pay(Period(timezone.localdate(bill.closed_at) - dt.timedelta(days=1), today))
     ((_month, bills, median, p90, on_time),) = report.rows
     assert (bills, median, p90, on_time) == (1, Decimal("10.0"), Decimal("10.0"), Decimal("100.0"))
 

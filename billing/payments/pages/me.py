@@ -3,6 +3,7 @@ rules as payment links), then the agreement, both credit lines, the running bill
 visits, bills due, paid and overdue, and invoices. A phone may belong to several patients
 (family members share one): the page shows each."""
 
+import re
 import time
 
 import phonenumbers
@@ -134,7 +135,7 @@ def me_sign_out(request: HttpRequest) -> HttpResponse:
 def _own_patient(request: HttpRequest, patient_id: str) -> Patient | None:
     """One of the patients of the signed-in phone, or ``None``."""
     phone = signed_in_phone(request)
-    if phone is None or not str(patient_id).isdigit():
+    if phone is None or not re.fullmatch(r"[0-9]{1,18}", str(patient_id)):
         return None
     return Patient.objects.filter(pk=int(patient_id), phone=phone).first()
 
@@ -175,7 +176,7 @@ def me_family_confirm(request: HttpRequest) -> HttpResponse:
     if patient is None:
         return redirect("pay:me")
     phone = request.POST.get("phone", "")[:20]
-    key = f"family:{patient.pk}:{phone}"
+    key = _family_purpose(patient, phone)  # the session keeps which codes passed
     passed = set(request.session.get(key, []))
     context = {
         "patient": patient,

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,11 +26,32 @@ from creditcare.http import client_ip
 from notifications.codes import code_check, code_send
 
 SESSION_KEY = "signup"
+# What the details step keeps for the agreement step (an older session's lacks some).
+SAVED_KEYS = {
+    *(f.name for f in dataclasses.fields(PatientDetails)),
+    "institution",
+    "score_consent",
+}
 
 
 def _proven_phone(request: HttpRequest) -> str | None:
     state = request.session.get(SESSION_KEY) or {}
     return state.get("phone") if state.get("until", 0) > time.time() else None
+
+
+# Codes one address may have sent to new numbers in an hour: the per-phone limits alone
+# would let one visitor text any number of strangers.
+CODES_PER_ADDRESS = 10
+
+
+def _codes_from_here(request: HttpRequest) -> None:
+    key = f"signup-codes:{client_ip(request)}"
+    cache.add(key, 0, timeout=3600)
+    if cache.incr(key) > CODES_PER_ADDRESS:
+        raise DomainError(
+            "code_rate_limited",
+            _("Too many codes were asked for from here. Please try again in an hour."),
+        )
 
 
 @never_cache
@@ -46,6 +68,7 @@ def send_code(request: HttpRequest) -> HttpResponse:
     context = {"phone": raw}
     try:
         phone = mobile_phone(raw)
+        _codes_from_here(request)
         code_send(phone=phone, purpose=f"signup:{phone}")
     except DomainError as error:
         context["error"] = error.message
@@ -99,7 +122,7 @@ def details(request: HttpRequest) -> HttpResponse:
 def agreement(request: HttpRequest) -> HttpResponse:
     phone = _proven_phone(request)
     saved = (request.session.get(SESSION_KEY) or {}).get("details")
-    if phone is None or not saved:
+    if phone is None or not saved or not saved.keys() >= SAVED_KEYS:
         return redirect("signup:start")
     context = {
         "terms": TERMS_TEMPLATE,
@@ -114,6 +137,9 @@ def agreement(request: HttpRequest) -> HttpResponse:
     if request.POST.get("accept") != "yes":
         context["error"] = _("Tick the box to accept the agreement, or leave the page.")
         return render(request, "signup/agreement.html", context, status=400)
+    institution = Institution.objects.filter(pk=saved["institution"], is_active=True).first()
+    if institution is None:  # it left the scheme since the details were given
+        return redirect("signup:details")
     fields = {f.name for f in dataclasses.fields(PatientDetails)}
     values = {k: v for k, v in saved.items() if k in fields}
     if values.get("birth_date"):
@@ -121,16 +147,19 @@ def agreement(request: HttpRequest) -> HttpResponse:
     try:
         signed = sign_up_online(
             details=PatientDetails(**values),
-            institution=Institution.objects.get(pk=saved["institution"]),
+            institution=institution,
             score_consent=bool(saved["score_consent"]),
             client_ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
     except DomainError as refused:
         return render(request, "signup/refused.html", {"reason": refused.message}, status=409)
-    except ValidationError as invalid:
-        context["error"] = " ".join(invalid.messages)
-        return render(request, "signup/agreement.html", context, status=400)
+    except ValidationError:  # signed up already (told after the real-name check only)
+        reason = _(
+            "You cannot be signed up online with these details. Please sign at any hospital "
+            "window, with your identity document and citizen card."
+        )
+        return render(request, "signup/refused.html", {"reason": reason}, status=409)
     request.session.pop(SESSION_KEY, None)
     lines = {line.pool: line for line in signed.patient.credit_lines.all()}
     return render(request, "signup/done.html", {"agreement": signed, "lines": lines})

@@ -316,6 +316,8 @@ def sandbox_checkout(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     token = payment.link.token
     if not _verified(request, payment.link):
         return redirect("pay:link", token)
+    if _strong_check_due(request, payment.link):
+        return redirect("pay:check", token)
     if request.method != "POST":
         return render(request, "pay/sandbox.html", {"payment": payment})
     outcome = request.POST.get("outcome", "")
