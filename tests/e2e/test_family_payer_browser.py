@@ -15,6 +15,7 @@ from billing.models import BillStatus
 from billing.visits import services
 from notifications.models import SmsMessage
 from tests.e2e.browser import launch, needs_chromium
+from tests.e2e.visits import visit_closed
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "e2e"
@@ -30,23 +31,9 @@ def father_s_bill():
     father = PatientFactory(phone="+8613812340000", name="张建国")
     account_services.agreement_sign(patient=father, institution=hospital, actor=clerk)
     family_payer_add(patient=father, phone=DAUGHTER, actor=clerk)
-    visit, _ = services.visit_open(
-        institution=hospital,
-        api_key=None,
-        citizen_card=father.citizen_card,
-        kind="outpatient",
-        his_visit_id="MZ-FAMILY",
-    )
     amount = Decimal("36.50")
     line = services.ChargeLine("1", "D", "降压药", "drug", Decimal("1"), amount, amount, amount)
-    services.charges_post(visit_id=visit.pk, institution=hospital, api_key=None, lines=[line])
-    services.visit_close(
-        visit_id=visit.pk,
-        institution=hospital,
-        api_key=None,
-        settlement=services.Settlement(amount, Decimal("0"), Decimal("0"), amount, Decimal("0")),
-    )
-    return visit
+    return visit_closed(patient=father, hospital=hospital, his_visit_id="MZ-FAMILY", lines=[line])
 
 
 def test_a_family_member_receives_the_code_and_pays(server, father_s_bill, monkeypatch):

@@ -24,6 +24,7 @@ from billing.models import EInvoice
 from billing.visits import services
 from notifications.models import SmsMessage, VerificationCode
 from tests.e2e.browser import launch, needs_chromium
+from tests.e2e.visits import visit_closed
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "e2e"
@@ -43,13 +44,6 @@ def closed_visit():
     clerk = StaffFactory(institution=hospital)
     patient = PatientFactory(phone="+8613812345678")
     account_services.agreement_sign(patient=patient, institution=hospital, actor=clerk)
-    visit, _ = services.visit_open(
-        institution=hospital,
-        api_key=None,
-        citizen_card=patient.citizen_card,
-        kind="outpatient",
-        his_visit_id="E2E-1",
-    )
     lines = [
         services.ChargeLine(
             "1",
@@ -72,20 +66,14 @@ def closed_visit():
             Decimal("10.80"),
         ),
     ]
-    services.charges_post(visit_id=visit.pk, institution=hospital, api_key=None, lines=lines)
-    services.visit_close(
-        visit_id=visit.pk,
-        institution=hospital,
-        api_key=None,
-        settlement=services.Settlement(
-            total=Decimal("22.80"),
-            insurance_fund=Decimal("10.00"),
-            personal_account=Decimal("2.80"),
-            self_pay=Decimal("10.00"),
-            insurance_account_balance=Decimal("312.40"),
-        ),
+    return visit_closed(
+        patient=patient,
+        hospital=hospital,
+        his_visit_id="E2E-1",
+        lines=lines,
+        insurance_fund="10.00",
+        personal_account="2.80",
     )
-    return visit
 
 
 def test_patient_pays_path_on_a_phone(server, closed_visit, monkeypatch, settings):

@@ -13,6 +13,7 @@ from accounts import services as account_services
 from billing.visits import services
 from notifications.models import SmsMessage
 from tests.e2e.browser import launch, needs_chromium
+from tests.e2e.visits import visit_closed
 from tests.factories import InstitutionFactory, PatientFactory, StaffFactory
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "e2e"
@@ -33,21 +34,10 @@ def large_bill():
         source="staff",
         actor=clerk,
     )
-    visit, _ = services.visit_open(
-        institution=hospital,
-        api_key=None,
-        citizen_card=patient.citizen_card,
-        kind="inpatient",
-        his_visit_id="ZY-E2E",
-    )
     amount = Decimal("6000.00")
     line = services.ChargeLine("1", "B", "床位费", "bed", Decimal("1"), amount, amount, amount)
-    services.charges_post(visit_id=visit.pk, institution=hospital, api_key=None, lines=[line])
-    services.visit_close(
-        visit_id=visit.pk,
-        institution=hospital,
-        api_key=None,
-        settlement=services.Settlement(amount, Decimal("0"), Decimal("0"), amount, Decimal("0")),
+    visit_closed(
+        patient=patient, hospital=hospital, his_visit_id="ZY-E2E", lines=[line], kind="inpatient"
     )
     return patient
 
