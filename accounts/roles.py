@@ -67,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_einvoice",
         "billing.view_einvoiceevent",
         "billing.retry_einvoice",
+        "billing.view_strongcheckattempt",
         "billing.view_collectioncase",
         "billing.view_caseevent",
         "billing.write_off_bill",

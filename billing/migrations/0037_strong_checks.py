@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from accounts.roles import sync_roles
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -48,4 +50,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]

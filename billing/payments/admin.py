@@ -16,6 +16,7 @@ from billing.models import (
     Payment,
     Refund,
     RefundStatus,
+    StrongCheckAttempt,
 )
 from billing.payments import window_admin
 from billing.payments.refunds import refunds_query_unknown
@@ -214,3 +215,13 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for invoice in queryset:
             invoice_mark_printed(invoice=invoice, actor=request.user)
         self.message_user(request, _("Marked printed."))
+
+
+@admin.register(StrongCheckAttempt)
+class StrongCheckAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every answer to a large bill's stronger check, right or wrong (the audit trail)."""
+
+    list_display = ["created_at", "link", "passed", "realname", "client_ip"]
+    list_filter = ["passed", "realname"]
+    list_select_related = ["link__bill"]
+    date_hierarchy = "created_at"
