@@ -303,8 +303,6 @@ REALNAME_PROVIDER = env.str("REALNAME_PROVIDER", default="sandbox" if SANDBOX_EN
 SANDBOX_REALNAME_UNAVAILABLE = env.bool("SANDBOX_REALNAME_UNAVAILABLE", default=False)
 # How far back a HIS may report its daily visit count (POST /api/v1/visit-counts/).
 VISIT_COUNT_MAX_AGE_DAYS = env.int("VISIT_COUNT_MAX_AGE_DAYS", default=400)
-# A payment still pending after this long is asked of its channel (the notification may be
-# lost); one the channel still knows nothing of after PAYMENT_ABANDONED_MINUTES is cancelled.
 # Each online channel's fee on a payment (a fraction of the amount: 0.006 is 0.6%), rounded to
 # the cent per transaction as the channels round it, and given back pro rata on a refund.
 # "alipay=0.006,wechat=0.0038"; a channel not named takes no fee (the sandbox).
@@ -321,6 +319,8 @@ ALERT_PAYMENT_FAILURE_RATE = Decimal(env.str("ALERT_PAYMENT_FAILURE_RATE", defau
 ALERT_SMS_FAILURE_RATE = Decimal(env.str("ALERT_SMS_FAILURE_RATE", default="0.1"))
 ALERT_MIN_ATTEMPTS = env.int("ALERT_MIN_ATTEMPTS", default=10)  # in the hour, for a rate
 FINANCE_ONCALL_PHONES = env.list("FINANCE_ONCALL_PHONES", default=[])
+# A payment still pending after this long is asked of its channel (the notification may be
+# lost); one the channel still knows nothing of after PAYMENT_ABANDONED_MINUTES is cancelled.
 PAYMENT_QUERY_AFTER_MINUTES = env.int("PAYMENT_QUERY_AFTER_MINUTES", default=3)
 PAYMENT_ABANDONED_MINUTES = env.int("PAYMENT_ABANDONED_MINUTES", default=30)
 # A refund the channel could not be reached for is tried this many times; then the channel is
