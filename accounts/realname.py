@@ -15,9 +15,21 @@ from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
-MATCH, NO_MATCH, UNAVAILABLE = "match", "no_match", "unavailable"
+from creditcare.errors import DomainError
+
+
+class RealNameAnswer(models.TextChoices):
+    MATCH = "match", pgettext_lazy("real-name check", "Match")
+    NO_MATCH = "no_match", pgettext_lazy("real-name check", "No match")
+    UNAVAILABLE = "unavailable", pgettext_lazy("real-name check", "Service unavailable")
+
+
+MATCH, NO_MATCH, UNAVAILABLE = RealNameAnswer.values
 
 PROVIDERS = {"sandbox": "accounts.realname.SandboxRealName"}
 
@@ -41,3 +53,11 @@ def realname_provider() -> RealNameProvider | None:
     if name not in PROVIDERS or (name == "sandbox" and not settings.SANDBOX_ENABLED):
         raise ImproperlyConfigured(f"REALNAME_PROVIDER names no real-name service here: {name!r}")
     return import_string(PROVIDERS[name])()
+
+
+def unavailable_error() -> DomainError:
+    """What the person is told when the service cannot be asked: try again later."""
+    return DomainError(
+        "realname_unavailable",
+        _("The real-name check cannot be made just now. Please try again in a few minutes."),
+    )

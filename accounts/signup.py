@@ -14,7 +14,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import CreditAgreement, Institution, OnlineSignature, SigningChannel
-from accounts.realname import NO_MATCH, UNAVAILABLE, realname_provider
+from accounts.realname import (
+    NO_MATCH,
+    UNAVAILABLE,
+    RealNameProvider,
+    realname_provider,
+    unavailable_error,
+)
 from accounts.services import PatientDetails, patient_enrol
 from creditcare.errors import DomainError
 
@@ -54,20 +60,7 @@ def sign_up_online(
                 "check, or sign at a hospital window."
             ),
         )
-    found = provider.verify(name=details.name.strip(), id_number=details.id_number.strip())
-    if found == UNAVAILABLE:
-        raise DomainError(
-            "realname_unavailable",
-            _("The real-name check cannot be made just now. Please try again in a few minutes."),
-        )
-    if found == NO_MATCH:
-        raise DomainError(
-            "realname_no_match",
-            _(
-                "The name and the identity number could not be confirmed as yours. Please sign "
-                "at any hospital window, with your identity document."
-            ),
-        )
+    _realname_confirm(provider, details)
     # One transaction: no agreement signed online without its signature record. (The
     # score provider is asked inside it, before any row is locked.)
     with transaction.atomic():
@@ -83,3 +76,18 @@ def sign_up_online(
             user_agent=user_agent[:300],
         )
     return agreement
+
+
+def _realname_confirm(provider: RealNameProvider, details: PatientDetails) -> None:
+    """The real-name service says the name and the number belong together, or ``DomainError``."""
+    found = provider.verify(name=details.name.strip(), id_number=details.id_number.strip())
+    if found == UNAVAILABLE:
+        raise unavailable_error()
+    if found == NO_MATCH:
+        raise DomainError(
+            "realname_no_match",
+            _(
+                "The name and the identity number could not be confirmed as yours. Please sign "
+                "at any hospital window, with your identity document."
+            ),
+        )

@@ -132,7 +132,10 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("what was sent"))
     def data(self, delivery):
         # The bytes as sent (JSON): a value, shown as it is.
-        return format_html("<pre><bdi>{}</bdi></pre>", services.event_body(delivery.event).decode())
+        return format_html(
+            '<pre class="sent-body"><bdi>{}</bdi></pre>',
+            services.event_body(delivery.event).decode(),
+        )
 
     @admin.action(description=gettext_lazy("Send the selected deliveries again"))
     def resend(self, request, queryset):

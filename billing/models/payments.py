@@ -13,6 +13,7 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 
 from accounts.models import MONEY, AppendOnlyModel
+from accounts.realname import RealNameAnswer
 from billing.models.bills import Bill
 
 if TYPE_CHECKING:
@@ -94,8 +95,10 @@ class StrongCheckAttempt(AppendOnlyModel):
         verbose_name=_("payment link"),
     )
     passed = models.BooleanField(_("passed"))
-    # The real-name service's answer ("match", "no_match", "unavailable"), if it was asked.
-    realname = models.CharField(_("real-name check"), max_length=20, blank=True)
+    # The real-name service's answer, if it was asked.
+    realname = models.CharField(
+        _("real-name check"), max_length=20, blank=True, choices=RealNameAnswer.choices
+    )
     client_ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.realname import NO_MATCH, UNAVAILABLE, realname_provider
+from accounts.realname import NO_MATCH, UNAVAILABLE, realname_provider, unavailable_error
 from billing.models import PaymentLink, StrongCheckAttempt
 from creditcare.errors import DomainError
 from notifications.codes import LOCK, MAX_CHECKS, locked_error
@@ -54,10 +54,7 @@ def strong_check(*, link: PaymentLink, answer: str, client_ip: str | None = None
         client_ip=client_ip,
     )
     if realname == UNAVAILABLE:
-        raise DomainError(
-            "realname_unavailable",
-            _("The real-name check cannot be made just now. Please try again in a few minutes."),
-        )
+        raise unavailable_error()
     if realname == NO_MATCH:
         raise DomainError(
             "realname_no_match",

@@ -43,9 +43,21 @@ def _phone(raw: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_proven(request: HttpRequest, key: str) -> str | None:
+    """The phone this session proved with a code under ``key`` (/me/'s, the sign-up's), while
+    it is fresh."""
+    state = request.session.get(key) or {}
+    return state.get("phone") if state.get("until", 0) > time.time() else None
+
+
+def phone_prove(request: HttpRequest, key: str, phone: str) -> None:
+    """The session passed the code for ``phone``: a new session key, fresh for a while."""
+    request.session.cycle_key()
+    request.session[key] = {"phone": phone, "until": time.time() + settings.PAYMENT_SESSION_SECONDS}
+
+
 def signed_in_phone(request: HttpRequest) -> str | None:
-    me = request.session.get(SESSION_KEY) or {}
-    return me.get("phone") if me.get("until", 0) > time.time() else None
+    return phone_proven(request, SESSION_KEY)
 
 
 def me_page(request: HttpRequest) -> HttpResponse:
@@ -118,11 +130,7 @@ def me_verify(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         context["error"] = error.message
         return render(request, "me/sign_in.html", context, status=400)
-    request.session.cycle_key()
-    request.session[SESSION_KEY] = {
-        "phone": phone,
-        "until": time.time() + settings.PAYMENT_SESSION_SECONDS,
-    }
+    phone_prove(request, SESSION_KEY, phone)
     return redirect("pay:me")
 
 

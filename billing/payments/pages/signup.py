@@ -4,7 +4,6 @@ the agreement. The rules are ``accounts.signup``'s."""
 
 import dataclasses
 import datetime as dt
-import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,6 +20,7 @@ from accounts.masking import mask_identity_number, mask_phone
 from accounts.models import Institution
 from accounts.services import PatientDetails
 from accounts.signup import TERMS_TEMPLATE, sign_up_online
+from billing.payments.pages.me import phone_prove, phone_proven
 from creditcare.errors import DomainError
 from creditcare.http import client_ip
 from notifications.codes import code_check, code_send
@@ -35,8 +35,7 @@ SAVED_KEYS = {
 
 
 def _proven_phone(request: HttpRequest) -> str | None:
-    state = request.session.get(SESSION_KEY) or {}
-    return state.get("phone") if state.get("until", 0) > time.time() else None
+    return phone_proven(request, SESSION_KEY)
 
 
 # Codes one address may have sent to new numbers in an hour: the per-phone limits alone
@@ -88,11 +87,7 @@ def verify_code(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         context["error"] = error.message
         return render(request, "signup/start.html", context, status=400)
-    request.session.cycle_key()
-    request.session[SESSION_KEY] = {
-        "phone": phone,
-        "until": time.time() + settings.PAYMENT_SESSION_SECONDS,
-    }
+    phone_prove(request, SESSION_KEY, phone)
     return redirect("signup:details")
 
 
