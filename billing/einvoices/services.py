@@ -31,6 +31,7 @@ from billing.models import (
     Invoice,
     Refund,
 )
+from billing.visits.selectors import bill_charges
 from creditcare.backoff import retry_delay
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
@@ -50,7 +51,7 @@ def einvoice_request(*, invoice: Invoice) -> EInvoice | None:
         return None
     bill = invoice.bill
     by_category: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for category, amount in bill.visit.charges.filter(void=None).values_list("category", "amount"):
+    for category, amount in bill_charges(bill=bill).values_list("category", "amount"):
         by_category[category] += amount
     einvoice = EInvoice.objects.create(
         invoice=invoice,

@@ -6,7 +6,8 @@ Design overview
   one pool (outpatient or inpatient); its ``Charge`` lines are held against the visit's
   credit line (``visits``).
 * Closing a visit records the insurance settlement and turns the hold into a ``Bill`` of
-  the self-pay amount, due after the pool's period (``bills``).
+  the self-pay amount, due after the pool's period (``bills``). A long inpatient stay can
+  be billed part-way: an interim ``Bill`` takes the charges so far (``InterimCharge``).
 * A bill is paid through a ``PaymentLink`` by a ``Payment``; money goes back by a
   ``Refund``; a paid bill has an ``Invoice`` (``payments``), and the platform's
   ``EInvoice`` for it, with a red one reversing each refunded part (``einvoices``).
@@ -22,7 +23,7 @@ Design overview
 """
 
 from billing.models.alerts import Alert, AlertRule, AlertSeverity
-from billing.models.bills import BILL_OWED, Bill, BillStatus
+from billing.models.bills import BILL_OWED, Bill, BillStatus, InterimCharge
 from billing.models.collections import (
     CaseEvent,
     CaseEventKind,
@@ -111,6 +112,7 @@ __all__ = [
     "FigureMeasure",
     "IdempotencyRecord",
     "Instalment",
+    "InterimCharge",
     "Invoice",
     "Payment",
     "PaymentLink",

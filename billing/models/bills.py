@@ -1,5 +1,9 @@
-"""Bills: a closed visit's insurance settlement and the self-pay amount the patient owes,
-due after the pool's period.
+"""Bills: a visit's insurance settlement and the self-pay amount the patient owes, due after
+the pool's period.
+
+A visit closes to one final bill. A long inpatient stay may also be billed part-way while it
+goes on: each interim bill takes the charges not billed yet (an ``InterimCharge`` each), and
+the final bill takes those left at the close.
 """
 
 from decimal import Decimal
@@ -11,8 +15,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from accounts.models import MONEY, CreditLine, CreditPool, Institution, Patient
-from billing.models.visits import Visit
+from accounts.models import MONEY, AppendOnlyModel, CreditLine, CreditPool, Institution, Patient
+from billing.models.visits import Charge, Visit
 
 if TYPE_CHECKING:
     from billing.models.payments import PaymentLink
@@ -30,14 +34,21 @@ BILL_OWED = [BillStatus.UNPAID, BillStatus.OVERDUE]
 
 
 class Bill(models.Model):
-    """What the patient owes for one closed visit: the self-pay part of its settlement.
+    """What the patient owes for a visit's settlement: its self-pay part.
 
     Invariants: ``total`` = ``insurance_fund`` + ``personal_account`` + ``self_pay``; an
-    unpaid bill holds ``self_pay`` on its credit line.
+    unpaid bill holds ``self_pay`` on its credit line; a visit has at most one final
+    (not interim) bill, and an interim bill's ``his_settlement_id`` is unique in its visit.
     """
 
-    visit = models.OneToOneField(
-        Visit, on_delete=models.PROTECT, related_name="bill", verbose_name=_("visit")
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, related_name="bills", verbose_name=_("visit")
+    )
+    # Billed part-way through a stay that goes on; db_default: rows inserted by SQL too.
+    interim = models.BooleanField(_("interim"), default=False, db_default=False)
+    # The HIS's number of an interim settlement (its retry key); empty on a final bill.
+    his_settlement_id = models.CharField(
+        _("HIS settlement id"), max_length=64, blank=True, default="", db_default=""
     )
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, related_name="bills", verbose_name=_("patient")
@@ -57,7 +68,7 @@ class Bill(models.Model):
     personal_account = models.DecimalField(_("personal insurance account"), **MONEY)
     self_pay = models.DecimalField(_("self-pay"), **MONEY)
     insurance_account_balance = models.DecimalField(_("insurance account balance"), **MONEY)
-    closed_at = models.DateTimeField(_("visit closed"))
+    closed_at = models.DateTimeField(_("settled"))  # the visit's close, or an interim's time
     due_at = models.DateTimeField(_("due"))
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
     # Paid so far: instalments of a payment plan pay a bill in parts.
@@ -80,6 +91,18 @@ class Bill(models.Model):
             ("view_reports", "Can view the management reports"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["visit"], condition=Q(interim=False), name="bill_one_final_per_visit"
+            ),
+            models.UniqueConstraint(
+                fields=["visit", "his_settlement_id"],
+                condition=Q(interim=True),
+                name="bill_interim_settlement_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(interim=True) ^ Q(his_settlement_id=""),
+                name="bill_interim_has_settlement_id",
+            ),
             models.CheckConstraint(
                 condition=Q(
                     total__gte=0,
@@ -136,3 +159,22 @@ class Bill(models.Model):
     @transition(field=status, source=BILL_OWED, target=BillStatus.WRITTEN_OFF)
     def write_off(self) -> None:
         pass
+
+
+class InterimCharge(AppendOnlyModel):
+    """A charge an interim bill took. A visit's live charges on no interim bill are held
+    while it is open, and its final bill's once it is closed."""
+
+    charge = models.OneToOneField(
+        Charge, on_delete=models.PROTECT, related_name="interim", verbose_name=_("charge")
+    )
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, related_name="interim_charges", verbose_name=_("bill")
+    )
+
+    class Meta:
+        verbose_name = _("charge on an interim bill")
+        verbose_name_plural = _("charges on interim bills")
+
+    def __str__(self) -> str:
+        return f"{self.charge_id} -> {self.bill_id}"

@@ -10,6 +10,7 @@
 """
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
@@ -19,6 +20,9 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, transition
 
 from accounts.models import MONEY, AppendOnlyModel, CreditLine, CreditPool, Institution, Patient
+
+if TYPE_CHECKING:
+    from billing.models.bills import Bill
 
 # The largest visit total the scheme takes (settlement amounts are bounded by it too).
 MAX_VISIT_TOTAL = Decimal("100000000.00")
@@ -47,8 +51,9 @@ class VisitStatus(models.TextChoices):
 class Visit(models.Model):
     """One outpatient visit or inpatient stay at one institution.
 
-    Invariants: ``total`` = sum of live charges' amounts, ``held`` = sum of their self-pay
-    estimates while open and 0 once closed; only open visits take charges and voids.
+    Invariants: ``total`` = sum of live charges' amounts, ``held`` = sum of the self-pay
+    estimates of those on no interim bill while open, and 0 once closed; only open visits
+    take charges.
     """
 
     institution = models.ForeignKey(
@@ -93,6 +98,17 @@ class Visit(models.Model):
     @transition(field=status, source=VisitStatus.OPEN, target=VisitStatus.CLOSED)
     def close(self) -> None:
         pass
+
+    # Read from ``bills`` (prefetch it to read many visits' bills in one statement).
+    @property
+    def bill(self) -> "Bill | None":
+        """The bill the visit closed to (None while it is open)."""
+        return next((bill for bill in self.bills.all() if not bill.interim), None)
+
+    @property
+    def interim_bills(self) -> "list[Bill]":
+        """The bills of a long stay billed part-way, oldest first."""
+        return sorted((bill for bill in self.bills.all() if bill.interim), key=lambda b: b.pk)
 
 
 class Charge(AppendOnlyModel):

@@ -33,12 +33,13 @@ class BillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "patient",
         "institution",
         "pool",
+        "interim",
         "status",
         "self_pay",
         "paid_amount",
         "due_at",
     ]
-    list_filter = ["status", "pool", "institution"]
+    list_filter = ["status", "pool", "interim", "institution"]
     search_fields = ["patient__citizen_card", "patient__name", "visit__his_visit_id"]
     list_select_related = ["patient", "institution"]
     date_hierarchy = "closed_at"

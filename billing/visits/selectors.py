@@ -47,9 +47,10 @@ def eligibility(*, citizen_card: str) -> Eligibility:
 def visit_detail(*, visit_id: int, institution: Institution) -> Visit | None:
     return (
         Visit.objects.filter(pk=visit_id, institution=institution)
-        .select_related("patient", "credit_line", "bill")
+        .select_related("patient", "credit_line")
         .prefetch_related(
-            Prefetch("charges", queryset=Charge.objects.select_related("void").order_by("pk"))
+            Prefetch("charges", queryset=Charge.objects.select_related("void").order_by("pk")),
+            Prefetch("bills", queryset=bills_for_output(Bill.objects.all())),
         )
         .first()
     )
@@ -76,6 +77,19 @@ def bills_for_output(bills: QuerySet[Bill]) -> QuerySet[Bill]:
 def live_charges(*, visit: Visit) -> QuerySet[Charge]:
     """The charges of a visit that were not voided, in the order they were posted."""
     return visit.charges.filter(void__isnull=True).order_by("pk")
+
+
+def charges_unbilled(*, visit: Visit) -> QuerySet[Charge]:
+    """The live charges of a visit on no interim bill: held while it is open, its final
+    bill's once it is closed."""
+    return live_charges(visit=visit).filter(interim__isnull=True)
+
+
+def bill_charges(*, bill: Bill) -> QuerySet[Charge]:
+    """The live charges a bill is for."""
+    if bill.interim:
+        return live_charges(visit=bill.visit).filter(interim__bill=bill)
+    return charges_unbilled(visit=bill.visit)
 
 
 def visits_or_bills_open(patient_id: int) -> bool:

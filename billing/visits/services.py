@@ -1,4 +1,5 @@
-"""Writes of visits: open, post and void charges, close. The HIS API calls these.
+"""Writes of visits: open, post and void charges, bill a long stay part-way, close. The HIS
+API calls these.
 
 Every function that moves credit is one transaction that locks the credit line first, then
 the visit (``billing.locks``), decides, and writes a ``CreditEntry`` for each movement
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.family import family_payers
-from accounts.models import CreditLine, Institution, InstitutionApiKey, Patient
+from accounts.models import CreditLine, CreditPool, Institution, InstitutionApiKey, Patient
 from billing import locks
 from billing.ledger import actor_of, credit_move, credit_moves
 from billing.models import (
@@ -29,12 +30,14 @@ from billing.models import (
     CreditEntry,
     CreditEntryKind,
     DailyVisitCount,
+    InterimCharge,
     Visit,
     VisitStatus,
 )
 from billing.payments.links import payment_link_create, payment_link_url
 from billing.payments.refunds import refund_for_void
 from billing.visits.eligibility import agreement_ended_refusal, agreement_refusal, patient_for_card
+from billing.visits.selectors import charges_unbilled
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
 from notifications.services import sms_queue
@@ -319,8 +322,9 @@ def charge_void(
 ) -> tuple[Visit, Charge]:
     """Take a charge back and release its hold. Voiding a voided charge changes nothing.
 
-    After the visit is closed a charge can be voided only once its bill is paid: its
-    self-pay part is then refunded (``refunds.refund_for_void``)."""
+    A charge on a bill (an interim one, or the final one once the visit is closed) can be
+    voided only once that bill is paid: its self-pay part is then refunded
+    (``refunds.refund_for_void``)."""
     with transaction.atomic():
         locked = locks.visit_lock(visit_id=visit_id, institution=institution)
         if locked is None:
@@ -328,7 +332,7 @@ def charge_void(
         line, visit = locked
         charge = (
             Charge.objects.filter(visit=visit, his_line_id=his_line_id)
-            .select_related("void")
+            .select_related("void", "interim__bill")
             .first()
         )
         if charge is None:
@@ -339,10 +343,10 @@ def charge_void(
             )
         if hasattr(charge, "void"):
             return visit, charge
-        if visit.status != VisitStatus.OPEN:
-            bill = getattr(visit, "bill", None)
-            if bill is None or bill.status != BillStatus.PAID:
-                raise _visit_closed_error(visit)
+        bill = _charge_bill(visit=visit, charge=charge)
+        if bill is not None:
+            if bill.status != BillStatus.PAID:
+                raise _bill_not_paid_error(bill) if bill.interim else _visit_closed_error(visit)
             ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
             refund_for_void(bill=bill, charge=charge, actor=actor_of(api_key), reason=reason)
             # The live charges; the bill keeps what was settled.
@@ -359,6 +363,90 @@ def charge_void(
         )
         _visit_sums_add(visit=visit, total=-charge.amount, held=-charge.self_pay_estimate)
     return visit, charge
+
+
+def _charge_bill(*, visit: Visit, charge: Charge) -> Bill | None:
+    """The bill a charge is on: its interim bill, or the visit's once closed; None while the
+    charge is held."""
+    if hasattr(charge, "interim"):
+        return charge.interim.bill
+    return visit.bill if visit.status == VisitStatus.CLOSED else None
+
+
+def _bill_not_paid_error(bill: Bill) -> DomainError:
+    return DomainError(
+        "bill_not_paid",
+        _(
+            "This charge is on a bill not paid yet: it can be voided once that bill is paid "
+            "(its self-pay part is then refunded)."
+        ),
+        {"bill_id": bill.pk},
+    )
+
+
+def visit_interim(
+    *,
+    visit_id: int,
+    institution: Institution,
+    api_key: InstitutionApiKey | None,
+    his_settlement_id: str,
+    settlement: Settlement,
+) -> tuple[Visit, Bill, bool]:
+    """Bill a long inpatient stay part-way; the stay goes on. Returns ``(visit, bill,
+    created)``.
+
+    Every live charge not billed yet goes on an interim bill of ``self_pay``, due as a
+    closed visit's; their hold becomes the bill. ``total`` must equal those charges. The same
+    ``his_settlement_id`` again with the same settlement returns the bill it made."""
+    with transaction.atomic():
+        locked = locks.visit_lock(visit_id=visit_id, institution=institution)
+        if locked is None:
+            raise _visit_not_found_error()
+        line, visit = locked
+        earlier = visit.bills.filter(interim=True, his_settlement_id=his_settlement_id).first()
+        if earlier is not None:
+            if _same_settlement(earlier, settlement):
+                return visit, earlier, False
+            raise DomainError(
+                "his_settlement_id_conflict",
+                _("This his_settlement_id was already billed with other numbers."),
+                {"bill_id": earlier.pk},
+            )
+        _interim_check(visit)
+        charges = list(charges_unbilled(visit=visit).values_list("pk", flat=True))
+        if not charges:
+            raise DomainError(
+                "nothing_to_bill", _("Every charge of this stay is on a bill already.")
+            )
+        closed_at = _settlement_check(visit=visit, settlement=settlement)
+        bill = _bill_raise(
+            line=line,
+            visit=visit,
+            settlement=settlement,
+            closed_at=closed_at,
+            api_key=api_key,
+            his_settlement_id=his_settlement_id,
+        )
+        InterimCharge.objects.bulk_create(
+            [InterimCharge(charge_id=charge_id, bill=bill) for charge_id in charges]
+        )
+        _visit_sums_add(visit=visit, total=ZERO, held=-visit.held)
+        _bill_notify(visit=visit, bill=bill)
+    return visit, bill, True
+
+
+def _interim_check(visit: Visit) -> None:
+    """Refuse an interim bill of a visit that cannot take one."""
+    if visit.status != VisitStatus.OPEN:
+        raise _visit_closed_error(visit)
+    if visit.kind != CreditPool.INPATIENT:
+        raise DomainError(
+            "interim_not_inpatient",
+            _("Only an inpatient stay is billed part-way: close an outpatient visit instead."),
+        )
+    ended = agreement_ended_refusal(visit.patient)
+    if ended:
+        raise ended
 
 
 def visit_close(
@@ -393,13 +481,14 @@ def visit_close(
         visit.held = ZERO
         visit.closed_at = closed_at
         visit.save(update_fields=["status", "held", "closed_at"])
-        _visit_ended_notify(visit=visit, bill=bill)
+        _bill_notify(visit=visit, bill=bill)
     return visit
 
 
 def _settlement_check(*, visit: Visit, settlement: Settlement) -> dt.datetime:
-    """Refuse a settlement that does not fit the visit; its closing time."""
-    live_total = money_sum(visit.charges.filter(void__isnull=True), "amount")
+    """Refuse a settlement that does not fit the visit's charges not billed yet; its
+    closing time."""
+    live_total = money_sum(charges_unbilled(visit=visit), "amount")
     if settlement.total != live_total:
         raise DomainError(
             "total_mismatch",
@@ -439,8 +528,10 @@ def _bill_raise(
     settlement: Settlement,
     closed_at: dt.datetime,
     api_key: InstitutionApiKey | None,
+    his_settlement_id: str = "",
 ) -> Bill:
-    """The visit's bill, holding its self-pay on the credit line in place of the charges'."""
+    """The visit's bill (an interim one when ``his_settlement_id`` is given), holding its
+    self-pay on the credit line in place of the visit's hold."""
     # The hold always covers the bill up to its size, even if the limit was lowered since;
     # only a bill larger than the hold needs the credit still available for the rest.
     beyond_hold = settlement.self_pay - visit.held
@@ -451,6 +542,8 @@ def _bill_raise(
     paid = settlement.self_pay == 0
     bill = Bill.objects.create(
         visit=visit,
+        interim=bool(his_settlement_id),
+        his_settlement_id=his_settlement_id,
         patient_id=visit.patient_id,
         institution_id=visit.institution_id,
         credit_line=line,
@@ -474,10 +567,18 @@ def _bill_raise(
     return bill
 
 
-def _visit_ended_notify(*, visit: Visit, bill: Bill) -> None:
-    """The visit-ended SMS: what is owed, by when, and the link to pay it; a copy to each
-    family member who pays for the patient when there is something to pay."""
+def _bill_notify(*, visit: Visit, bill: Bill) -> None:
+    """A new bill's SMS: what is owed, by when, and the link to pay it; a copy to each family
+    member who pays for the patient when there is something to pay. A closed visit's SMS
+    also says when nothing is owed; an interim bill's is sent only when something is."""
     link = payment_link_create(bill=bill) if bill.amount_due else None
+    if bill.interim and link is None:
+        return
+    template, dedup_key = (
+        ("interim_bill", f"interim-bill:{bill.pk}")
+        if bill.interim
+        else ("visit_ended", f"visit-closed:{visit.pk}")
+    )
     context = {
         "patient_name": visit.patient.name,
         "institution": visit.institution.name,
@@ -485,18 +586,13 @@ def _visit_ended_notify(*, visit: Visit, bill: Bill) -> None:
         "due_at": bill.due_at,
         "link": payment_link_url(link) if link else "",
     }
-    sms_queue(
-        to=visit.patient.phone,
-        template="visit_ended",
-        context=context,
-        dedup_key=f"visit-closed:{visit.pk}",
-    )
+    sms_queue(to=visit.patient.phone, template=template, context=context, dedup_key=dedup_key)
     for payer in family_payers(visit.patient) if link else []:
         sms_queue(
             to=str(payer.phone),
-            template="visit_ended",
+            template=template,
             context={**context, "for_family": True},
-            dedup_key=f"visit-closed:{visit.pk}:family:{payer.pk}",
+            dedup_key=f"{dedup_key}:family:{payer.pk}",
         )
 
 

@@ -176,3 +176,28 @@ def test_a_retry_while_the_first_attempt_runs_gets_409_then_the_replay(setup):
     assert replayed.json() == retried.json()
     assert Charge.objects.count() == 1
     assert CreditEntry.objects.filter(kind="hold").count() == 1
+
+
+def test_one_settlement_sent_twice_at_once_is_one_interim_bill(setup):
+    hospital, key, patient = setup
+    his = his_for(hospital, key)
+    visit = his.open_visit(patient.citizen_card, kind="inpatient")
+    his.charge(visit["id"], "L1", "4000.00")
+    body = {
+        "his_settlement_id": "ZJ1",
+        "total": "4000.00",
+        "insurance_fund": "2800.00",
+        "personal_account": "0.00",
+        "self_pay": "1200.00",
+        "insurance_account_balance": "0.00",
+    }
+
+    responses = run_together(
+        *[lambda: his_for(hospital, key).post(f"visits/{visit['id']}/interim/", body)] * 4
+    )
+
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["bill"]["id"] for r in responses}) == 1
+    line = CreditLine.objects.get(patient=patient, pool="inpatient")
+    assert line.used == Decimal("1200.00") == credit_used_from_entries(line=line)
+    assert CreditEntry.objects.filter(kind="settle").count() == 1

@@ -108,6 +108,7 @@ def test_schema_and_docs_are_served(client):
         "/api/v1/visits/{visit_id}/",
         "/api/v1/visits/{visit_id}/charges/",
         "/api/v1/visits/{visit_id}/charges/{his_line_id}/void/",
+        "/api/v1/visits/{visit_id}/interim/",
         "/api/v1/visits/{visit_id}/close/",
         "/api/v1/bills/",
         "/api/v1/bills/{bill_id}/",

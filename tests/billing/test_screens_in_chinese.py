@@ -194,21 +194,28 @@ def test_every_admin_page_reads_as_chinese(everything, username):
 
 def test_every_patient_page_reads_as_chinese(everything, link):
     """The paid bill's pages (link, bill, receipt), the demo's unpaid bill up to the sandbox's
-    checkout, /me/ before and after its code, and a page that is not there."""
+    checkout, its interim bill of a long stay, /me/ before and after its code, and a page
+    that is not there."""
     client = chinese_client()
-    unpaid = PaymentLink.objects.exclude(pk=link.pk).get()  # the demo's overdue bill
+    unpaid = PaymentLink.objects.get(bill__visit__his_visit_id="DEMO-OVERDUE-1")
+    stay = PaymentLink.objects.get(bill__interim=True)  # the demo's long stay, billed part-way
 
     def reads_as_chinese(url: str) -> None:
         answer = client.get(url, follow=True)
         assert answer.status_code == 200, url
         assert english_words(answer.content.decode()) == set(), url
 
-    for url in (f"/p/{link.token}", f"/p/{unpaid.token}", "/me/"):
+    for url in (f"/p/{link.token}", f"/p/{unpaid.token}", f"/p/{stay.token}", "/me/"):
         reads_as_chinese(url)
-    for paying in (link, unpaid):
+    for paying in (link, unpaid, stay):
         client.post(f"/p/{paying.token}/code/")
         client.post(f"/p/{paying.token}/verify/", {"code": sent_code()})
-    for url in (f"/p/{link.token}/bill/", f"/p/{link.token}/receipt/", f"/p/{unpaid.token}"):
+    for url in (
+        f"/p/{link.token}/bill/",
+        f"/p/{link.token}/receipt/",
+        f"/p/{unpaid.token}",
+        f"/p/{stay.token}/bill/",
+    ):
         reads_as_chinese(url)
     payment = start(client, unpaid)
     reads_as_chinese(f"/pay/sandbox/{payment.out_trade_no}/")

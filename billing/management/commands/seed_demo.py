@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from accounts.demo import seed_demo
-from billing.demo import seed_overdue_bill
+from billing.demo import seed_long_stay, seed_overdue_bill
 
 
 class Command(BaseCommand):
@@ -41,6 +41,7 @@ class Command(BaseCommand):
             summary, region = self._with_region(options)
         else:
             summary = seed_demo(overdue_bill=seed_overdue_bill)
+            seed_long_stay(institution_code=summary.institutions[0]["code"])
         if options["json"]:
             self.stdout.write(
                 json.dumps(

@@ -5,6 +5,7 @@ visits, bills due, paid and overdue, and invoices. A phone may belong to several
 
 import re
 import time
+from decimal import Decimal
 
 import phonenumbers
 from django.conf import settings
@@ -24,10 +25,11 @@ from accounts.family import (
 )
 from accounts.masking import mask_phone
 from accounts.models import FamilyPayer, Patient
-from billing.models import VisitStatus
+from billing.models import Charge, Visit, VisitStatus
 from billing.payments.selectors import patient_movements
-from billing.visits.selectors import live_charges
+from billing.visits.selectors import charges_unbilled
 from creditcare.errors import DomainError
+from creditcare.money import ZERO
 from notifications.codes import code_check, code_send
 
 SESSION_KEY = "me"
@@ -86,7 +88,7 @@ def me_page(request: HttpRequest) -> HttpResponse:
                 "lines": sorted(
                     patient.credit_lines.all(), key=lambda line: line.pool != "outpatient"
                 ),
-                "open_visits": [(visit, live_charges(visit=visit)) for visit in open_visits],
+                "open_visits": [_visit_running(visit) for visit in open_visits],
                 "bills": bills,
                 "movements": patient_movements(patient.pk),
                 "family": family_payers(patient),
@@ -94,6 +96,13 @@ def me_page(request: HttpRequest) -> HttpResponse:
         )
     context = {"people": people, "now": now, "added": request.GET.get("added")}
     return render(request, "me/home.html", context)
+
+
+def _visit_running(visit: Visit) -> tuple[Visit, list[Charge], Decimal]:
+    """An open visit's charges on no bill yet and their total (a long stay billed part-way
+    shows the rest on its bills)."""
+    charges = list(charges_unbilled(visit=visit))
+    return visit, charges, sum((charge.amount for charge in charges), ZERO)
 
 
 @require_POST

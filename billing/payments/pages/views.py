@@ -34,7 +34,7 @@ from billing.payments.gateways.sandbox import SandboxGateway
 from billing.payments.pages.me import signed_in_phone
 from billing.payments.services import payment_notified, payment_start
 from billing.payments.strong_check import strong_check, strong_check_needed
-from billing.visits.selectors import live_charges
+from billing.visits.selectors import bill_charges
 from creditcare.errors import DomainError
 from creditcare.http import client_ip
 from notifications.codes import code_check, code_send
@@ -223,7 +223,7 @@ def _checkout_allowed(response: HttpResponse, channels: list[tuple[str, str]]) -
 @with_link(verified=True)
 def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
     bill = link.bill
-    charges = live_charges(visit=bill.visit)
+    charges = bill_charges(bill=bill)
     channels = channels_offered()
     response = render(
         request,
@@ -269,7 +269,7 @@ def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
     details = _sees_details(request, link)
     context = {"bill": bill, "details": details, "link": link}
     if details:
-        context["charges"] = live_charges(visit=bill.visit)
+        context["charges"] = bill_charges(bill=bill)
         context["einvoices"] = einvoices_of_bill(bill.pk)
     return render(request, "pay/receipt.html", context)
 

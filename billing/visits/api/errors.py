@@ -60,13 +60,33 @@ ERROR_CODES = {
     "agreement_terminated": (422, "The agreement has ended."),
     "his_visit_id_conflict": (409, "The his_visit_id is used for another patient or kind."),
     "his_line_id_conflict": (409, "The his_line_id was posted before with other content."),
-    "visit_closed": (409, "The visit is closed; no more charges, voids or a different close."),
-    "total_mismatch": (422, "Close: total differs from the live charges (details: difference)."),
+    "visit_closed": (
+        409,
+        "The visit is closed; no more charges, interim bills, voids or a different close.",
+    ),
+    "bill_not_paid": (
+        409,
+        "Void: the charge is on an interim bill not paid yet; void it once that is paid.",
+    ),
+    "interim_not_inpatient": (422, "Interim: only an inpatient stay is billed part-way."),
+    "nothing_to_bill": (422, "Interim: every live charge of the stay is on a bill already."),
+    "his_settlement_id_conflict": (
+        409,
+        "Interim: the his_settlement_id was billed before with other numbers.",
+    ),
+    "total_mismatch": (
+        422,
+        "Close or interim: total differs from the live charges on no bill yet (details: "
+        "difference).",
+    ),
     "settlement_mismatch": (
         422,
-        "Close: insurance_fund + personal_account + self_pay differs from total.",
+        "Close or interim: insurance_fund + personal_account + self_pay differs from total.",
     ),
-    "invalid_closed_at": (422, "Close: closed_at before the visit started or in the future."),
+    "invalid_closed_at": (
+        422,
+        "Close or interim: closed_at before the visit started or in the future.",
+    ),
     "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
     "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still running."),
     "server_error": (500, "A fault of ours; it is logged. Retrying with the same key is safe."),

@@ -150,6 +150,18 @@ class CloseInput(serializers.Serializer):
     )
 
 
+class InterimInput(CloseInput):
+    """An interim settlement of a long inpatient stay: a close's fields, for the charges not
+    on a bill yet."""
+
+    his_settlement_id = Text(
+        max_length=64,
+        pattern=HIS_ID,
+        help_text="Your id of this interim settlement (中途结算): the same id again answers "
+        "the same bill.",
+    )
+
+
 # --- Outputs -----------------------------------------------------------------------------
 
 
@@ -249,6 +261,17 @@ class BillOutput(serializers.ModelSerializer):
     )
     einvoice = serializers.SerializerMethodField()
     payments = serializers.SerializerMethodField()
+    interim = serializers.BooleanField(
+        help_text="Billed part-way through an inpatient stay that goes on "
+        "(POST /visits/{id}/interim/); false for the bill a visit closed to."
+    )
+    his_settlement_id = serializers.SerializerMethodField(
+        help_text="The HIS's id of the interim settlement; null on the bill of a close."
+    )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_his_settlement_id(self, bill) -> str | None:
+        return bill.his_settlement_id or None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_invoice_number(self, bill) -> str | None:
@@ -290,6 +313,8 @@ class BillOutput(serializers.ModelSerializer):
             "invoice_number",
             "einvoice",
             "payments",
+            "interim",
+            "his_settlement_id",
         ]
 
 
@@ -317,6 +342,13 @@ class ChargesOutput(serializers.Serializer):
     charges = ChargeOutput(many=True)
 
 
+class InterimOutput(serializers.Serializer):
+    """The answer to an interim bill: the visit's running totals and the bill."""
+
+    visit = VisitSummaryOutput()
+    bill = BillOutput()
+
+
 class VisitOutput(serializers.ModelSerializer):
     institution = serializers.CharField(source="institution.code")
     citizen_card = serializers.CharField(source="patient.citizen_card")
@@ -327,6 +359,9 @@ class VisitOutput(serializers.ModelSerializer):
         help_text="Credit still available in the visit's pool.",
     )
     bill = serializers.SerializerMethodField()
+    interim_bills = BillOutput(
+        many=True, help_text="The bills of the stay so far, oldest first (POST …/interim/)."
+    )
 
     class Meta:
         model = Visit
@@ -346,18 +381,19 @@ class VisitOutput(serializers.ModelSerializer):
             "held",
             "available",
             "bill",
+            "interim_bills",
         ]
         extra_kwargs = {
             "total": {"help_text": "Sum of the live charges."},
             "held": {
-                "help_text": "Self-pay estimates held against the credit line (0 once closed)."
+                "help_text": "Self-pay estimates of the charges on no bill yet, held against "
+                "the credit line (0 once closed)."
             },
         }
 
     @extend_schema_field(BillOutput(allow_null=True))
     def get_bill(self, visit):
-        bill = getattr(visit, "bill", None)
-        return BillOutput(bill).data if bill else None
+        return BillOutput(visit.bill).data if visit.bill else None
 
 
 class BillPageOutput(serializers.Serializer):

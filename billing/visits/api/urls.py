@@ -64,6 +64,7 @@ urlpatterns = [
         views.ChargeVoidView.as_view(),
         name="charge-void",
     ),
+    path("visits/<id:visit_id>/interim/", views.VisitInterimView.as_view(), name="visit-interim"),
     path("visits/<id:visit_id>/close/", views.VisitCloseView.as_view(), name="visit-close"),
     path("bills/", views.BillListView.as_view(), name="bills"),
     path("visit-counts/", views.VisitCountsView.as_view(), name="visit-counts"),

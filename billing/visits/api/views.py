@@ -28,6 +28,8 @@ from billing.visits.api.serializers import (
     CreditLimitExceededSerializer,
     EligibilityOutput,
     ErrorSerializer,
+    InterimInput,
+    InterimOutput,
     VisitCountInput,
     VisitCountOutput,
     VisitOpenInput,
@@ -321,7 +323,12 @@ class ChargeVoidView(HisApiView):
         responses={
             200: ChargesOutput,
             **errors(
-                *POST_CODES, "not_found", "visit_not_found", "charge_not_found", "visit_closed"
+                *POST_CODES,
+                "not_found",
+                "visit_not_found",
+                "charge_not_found",
+                "visit_closed",
+                "bill_not_paid",
             ),
         },
     )
@@ -373,6 +380,55 @@ class VisitCloseView(HisApiView):
             settlement=settlement,
         )
         return self.visit_response(visit.pk)
+
+
+class VisitInterimView(HisApiView):
+    @extend_schema(
+        operation_id="visit_interim",
+        summary="Bill a long inpatient stay part-way; the stay goes on",
+        description="Every live charge not on a bill yet goes on an interim bill of self_pay, "
+        "due as a closed stay's bill (7 days by default) with an SMS link to pay it; the "
+        "visit stays open and its held goes to 0 (the bill now holds self_pay). total must "
+        "equal those charges and insurance_fund + personal_account + self_pay (else 422 with "
+        "the difference). The same his_settlement_id again with the same numbers answers "
+        "the same bill (200).",
+        request=InterimInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: OpenApiResponse(InterimOutput, description="Billed."),
+            200: OpenApiResponse(InterimOutput, description="Billed before (same numbers)."),
+            **errors(
+                *POST_CODES,
+                "not_found",
+                "visit_not_found",
+                "visit_closed",
+                "interim_not_inpatient",
+                "nothing_to_bill",
+                "his_settlement_id_conflict",
+                "agreement_terminated",
+                "total_mismatch",
+                "settlement_mismatch",
+                "invalid_closed_at",
+                "credit_limit_exceeded",
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request, visit_id: int):
+        data = self.validated(InterimInput, request.data)
+        his_settlement_id = data.pop("his_settlement_id")
+        visit, bill, created = services.visit_interim(
+            visit_id=visit_id,
+            institution=request.user.institution,
+            api_key=request.auth,
+            his_settlement_id=his_settlement_id,
+            settlement=services.Settlement(**data),
+        )
+        bill = selectors.bill_list(institution=request.user.institution).get(pk=bill.pk)
+        return Response(
+            self.rendered(InterimOutput, {"visit": visit, "bill": bill}),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class BillPagination(LimitOffsetPagination):
