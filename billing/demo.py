@@ -5,6 +5,7 @@ and a long inpatient stay under way, billed part-way once."""
 import datetime as dt
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Institution, Patient
@@ -66,6 +67,11 @@ def seed_long_stay(*, institution_code: str) -> None:
     institution = Institution.objects.get(code=institution_code)
     if Visit.objects.filter(institution=institution, his_visit_id="DEMO-STAY-1").exists():
         return
+    with transaction.atomic():  # whole or not at all: a second run skips only a whole one
+        _long_stay(institution)
+
+
+def _long_stay(institution: Institution) -> None:
     started = timezone.now() - dt.timedelta(days=12)
     visit, _created = services.visit_open(
         institution=institution,

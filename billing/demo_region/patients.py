@@ -546,7 +546,7 @@ def _link(ref: LinkRef) -> PaymentLink:
         return links.get(pk=pk)
     if kind == "bill":
         return links.get(bill_id=pk, instalment=None)
-    return links.get(bill__visit_id=pk, instalment=None)
+    return links.get(bill__visit_id=pk, bill__interim=False, instalment=None)
 
 
 def _charge_line(number: str, line: Line) -> his.ChargeLine:

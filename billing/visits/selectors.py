@@ -49,7 +49,10 @@ def visit_detail(*, visit_id: int, institution: Institution) -> Visit | None:
         Visit.objects.filter(pk=visit_id, institution=institution)
         .select_related("patient", "credit_line")
         .prefetch_related(
-            Prefetch("charges", queryset=Charge.objects.select_related("void").order_by("pk")),
+            Prefetch(
+                "charges",
+                queryset=Charge.objects.select_related("void", "interim").order_by("pk"),
+            ),
             Prefetch("bills", queryset=bills_for_output(Bill.objects.all())),
         )
         .first()
@@ -83,6 +86,14 @@ def charges_unbilled(*, visit: Visit) -> QuerySet[Charge]:
     """The live charges of a visit on no interim bill: held while it is open, its final
     bill's once it is closed."""
     return live_charges(visit=visit).filter(interim__isnull=True)
+
+
+def charge_bill(*, visit: Visit, charge: Charge) -> Bill | None:
+    """The bill a charge of ``visit`` is on (load the charge with ``interim__bill``): its
+    interim bill, or the visit's once closed; None while the charge is held."""
+    if hasattr(charge, "interim"):
+        return charge.interim.bill
+    return visit.bill if visit.status == VisitStatus.CLOSED else None
 
 
 def bill_charges(*, bill: Bill) -> QuerySet[Charge]:

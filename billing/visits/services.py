@@ -37,7 +37,7 @@ from billing.models import (
 from billing.payments.links import payment_link_create, payment_link_url
 from billing.payments.refunds import refund_for_void
 from billing.visits.eligibility import agreement_ended_refusal, agreement_refusal, patient_for_card
-from billing.visits.selectors import charges_unbilled
+from billing.visits.selectors import charge_bill, charges_unbilled
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
 from notifications.services import sms_queue
@@ -235,8 +235,8 @@ def _charge_line_check(line: ChargeLine) -> None:
 
 
 def _charges_posted(*, visit: Visit, his_line_ids: list[str]) -> dict[str, Charge]:
-    """The visit's charges under these ids, with their voids."""
-    charges = visit.charges.filter(his_line_id__in=his_line_ids).select_related("void")
+    """The visit's charges under these ids, with their voids and interim bills."""
+    charges = visit.charges.filter(his_line_id__in=his_line_ids).select_related("void", "interim")
     return {charge.his_line_id: charge for charge in charges}
 
 
@@ -343,7 +343,7 @@ def charge_void(
             )
         if hasattr(charge, "void"):
             return visit, charge
-        bill = _charge_bill(visit=visit, charge=charge)
+        bill = charge_bill(visit=visit, charge=charge)
         if bill is not None:
             if bill.status != BillStatus.PAID:
                 raise _bill_not_paid_error(bill) if bill.interim else _visit_closed_error(visit)
@@ -365,20 +365,12 @@ def charge_void(
     return visit, charge
 
 
-def _charge_bill(*, visit: Visit, charge: Charge) -> Bill | None:
-    """The bill a charge is on: its interim bill, or the visit's once closed; None while the
-    charge is held."""
-    if hasattr(charge, "interim"):
-        return charge.interim.bill
-    return visit.bill if visit.status == VisitStatus.CLOSED else None
-
-
 def _bill_not_paid_error(bill: Bill) -> DomainError:
     return DomainError(
         "bill_not_paid",
         _(
-            "This charge is on a bill not paid yet: it can be voided once that bill is paid "
-            "(its self-pay part is then refunded)."
+            "This charge is on a bill that is not paid: only a paid bill's charges can be "
+            "voided (their self-pay part is then refunded)."
         ),
         {"bill_id": bill.pk},
     )
@@ -458,8 +450,8 @@ def visit_close(
 ) -> Visit:
     """Settle a visit: its hold becomes a bill of ``self_pay`` (a zero bill is paid at once).
 
-    ``total`` must equal the live charges and the sum of its parts. Closing a closed visit
-    again with the same settlement returns it unchanged.
+    ``total`` must equal the live charges on no interim bill, and the sum of its parts.
+    Closing a closed visit again with the same settlement returns it unchanged.
     """
     with transaction.atomic():
         locked = locks.visit_lock(visit_id=visit_id, institution=institution)
@@ -512,11 +504,17 @@ def _settlement_check(*, visit: Visit, settlement: Settlement) -> dt.datetime:
         )
     now = timezone.now()
     closed_at = settlement.closed_at or now
-    if closed_at < visit.started_at or closed_at > now + CLOCK_SKEW:
+    # After an interim bill, not before it: a bill is due after its closing time.
+    last_bill = visit.bills.order_by("-closed_at").values_list("closed_at", flat=True).first()
+    not_before = max(visit.started_at, last_bill or visit.started_at)
+    if closed_at < not_before or closed_at > now + CLOCK_SKEW:
         raise DomainError(
             "invalid_closed_at",
-            _("closed_at must be between the visit's start and now."),
-            {"started_at": timezone.localtime(visit.started_at).isoformat()},
+            _("closed_at must be between the visit's start (or its latest bill) and now."),
+            {
+                "started_at": timezone.localtime(visit.started_at).isoformat(),
+                "not_before": timezone.localtime(not_before).isoformat(),
+            },
         )
     return closed_at
 
@@ -586,6 +584,9 @@ def _bill_notify(*, visit: Visit, bill: Bill) -> None:
         "due_at": bill.due_at,
         "link": payment_link_url(link) if link else "",
     }
+    if link is None:
+        # A stay billed part-way owes what its interim bills say: not "nothing to pay".
+        context["after_interim"] = visit.bills.filter(interim=True).exists()
     sms_queue(to=visit.patient.phone, template=template, context=context, dedup_key=dedup_key)
     for payer in family_payers(visit.patient) if link else []:
         sms_queue(

@@ -142,6 +142,45 @@ def test_a_close_with_every_charge_billed_part_way_is_a_zero_bill(his, card, sta
     assert response.status_code == 200, response.json()
     assert response.json()["bill"]["status"] == "paid"
     assert inpatient(card).used == Decimal("1380.00")  # the interim bill, still owed
+    # The SMS does not say "nothing to pay": the interim bill still is.
+    ended = SmsMessage.objects.get(template="visit_ended")
+    assert "医保支付" not in ended.body and "尚未支付的账单仍需支付" in ended.body
+
+
+def test_the_visit_shows_which_interim_bill_took_each_charge(his, card, stay):
+    billed = his.post(f"visits/{stay['id']}/interim/", interim("4600.00", "1380.00")).json()
+    his.charge(stay["id"], "L3", "100.00")
+
+    visit = his.get(f"visits/{stay['id']}/").json()
+
+    bill_id = billed["bill"]["id"]
+    assert [(c["his_line_id"], c["interim_bill_id"]) for c in visit["charges"]] == [
+        ("L1", bill_id),
+        ("L2", bill_id),
+        ("L3", None),
+    ]
+    assert [b["id"] for b in visit["interim_bills"]] == [bill_id]
+    assert (visit["bill"], visit["held"], visit["total"]) == (None, "100.00", "4700.00")
+    # A charge posted again (a retry) answers with its bill too.
+    again = his.charge(stay["id"], "L1", "3000.00", category="bed").json()
+    assert again["charges"][0]["interim_bill_id"] == bill_id
+
+
+def test_a_bill_is_not_settled_before_the_last_interim_bill(his, card, stay):
+    his.post(
+        f"visits/{stay['id']}/interim/",
+        interim("4600.00", "1380.00", closed_at=timezone.now().isoformat()),
+    )
+    his.charge(stay["id"], "L3", "100.00")
+    earlier = (timezone.now() - dt.timedelta(minutes=1)).isoformat()
+
+    for path, body in [
+        ("interim", interim("100.00", "30.00", "ZJ2", closed_at=earlier)),
+        ("close", settlement("100.00", "30.00", closed_at=earlier)),
+    ]:
+        response = his.post(f"visits/{stay['id']}/{path}/", body)
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_closed_at")
+    assert Bill.objects.count() == 1
 
 
 def test_the_same_settlement_again_answers_the_same_bill(his, card, stay):

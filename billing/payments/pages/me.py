@@ -5,7 +5,6 @@ visits, bills due, paid and overdue, and invoices. A phone may belong to several
 
 import re
 import time
-from decimal import Decimal
 
 import phonenumbers
 from django.conf import settings
@@ -25,7 +24,7 @@ from accounts.family import (
 )
 from accounts.masking import mask_phone
 from accounts.models import FamilyPayer, Patient
-from billing.models import Charge, Visit, VisitStatus
+from billing.models import Visit, VisitStatus
 from billing.payments.selectors import patient_movements
 from billing.visits.selectors import charges_unbilled
 from creditcare.errors import DomainError
@@ -98,11 +97,16 @@ def me_page(request: HttpRequest) -> HttpResponse:
     return render(request, "me/home.html", context)
 
 
-def _visit_running(visit: Visit) -> tuple[Visit, list[Charge], Decimal]:
-    """An open visit's charges on no bill yet and their total (a long stay billed part-way
-    shows the rest on its bills)."""
+def _visit_running(visit: Visit) -> dict:
+    """An open visit's charges on no bill yet and their total, and whether part of the stay
+    is on interim bills already (shown with the bills)."""
     charges = list(charges_unbilled(visit=visit))
-    return visit, charges, sum((charge.amount for charge in charges), ZERO)
+    return {
+        "visit": visit,
+        "charges": charges,
+        "total": sum((charge.amount for charge in charges), ZERO),
+        "billed_part_way": visit.bills.exists(),  # an open visit's bills are interim
+    }
 
 
 @require_POST

@@ -62,11 +62,13 @@ ERROR_CODES = {
     "his_line_id_conflict": (409, "The his_line_id was posted before with other content."),
     "visit_closed": (
         409,
-        "The visit is closed; no more charges, interim bills, voids or a different close.",
+        "The visit is closed; no more charges, interim bills or a different close, and no "
+        "voids until its bill is paid.",
     ),
     "bill_not_paid": (
         409,
-        "Void: the charge is on an interim bill not paid yet; void it once that is paid.",
+        "Void: the charge is on an interim bill that is not paid; only a paid bill's charges "
+        "are voided.",
     ),
     "interim_not_inpatient": (422, "Interim: only an inpatient stay is billed part-way."),
     "nothing_to_bill": (422, "Interim: every live charge of the stay is on a bill already."),
@@ -85,7 +87,8 @@ ERROR_CODES = {
     ),
     "invalid_closed_at": (
         422,
-        "Close or interim: closed_at before the visit started or in the future.",
+        "Close or interim: closed_at before the visit started (or its latest interim bill) or "
+        "in the future.",
     ),
     "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
     "idempotency_key_in_flight": (409, "A request with this Idempotency-Key is still running."),

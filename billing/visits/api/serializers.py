@@ -202,13 +202,24 @@ class ChargeOutput(serializers.Serializer):
     posted_at = serializers.DateTimeField(source="created_at")
     void_reason = serializers.SerializerMethodField()
     voided_at = serializers.SerializerMethodField()
+    interim_bill_id = serializers.SerializerMethodField(
+        help_text="The interim bill that took this charge (POST …/interim/); null while it is "
+        "on no bill, and for the charges of the close's bill."
+    )
 
-    def _void(self, charge):
-        # A charge this request posted has no void; the others come with theirs
-        # (select_related), so rendering asks the database nothing.
+    def _related(self, charge, name: str):
+        # A charge this request posted has no void and is on no bill; the others come with
+        # theirs (select_related), so rendering asks the database nothing.
         if charge.his_line_id in self.context.get("new_his_line_ids", ()):
             return None
-        return getattr(charge, "void", None)
+        return getattr(charge, name, None)
+
+    def _void(self, charge):
+        return self._related(charge, "void")
+
+    def get_interim_bill_id(self, charge) -> int | None:
+        interim = self._related(charge, "interim")
+        return interim.bill_id if interim else None
 
     def get_status(self, charge) -> str:
         return "voided" if self._void(charge) else "live"
@@ -327,7 +338,10 @@ class VisitSummaryOutput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=CreditPool.choices)
     status = serializers.ChoiceField(choices=VisitStatus.choices)
     total = money_out(help_text="Sum of the live charges.")
-    held = money_out(help_text="Self-pay estimates held against the credit line (0 once closed).")
+    held = money_out(
+        help_text="Self-pay estimates of the charges on no bill yet, held against the credit "
+        "line (0 once closed)."
+    )
     available = money_out(
         source="credit_line.available",
         help_text="Credit still available in the visit's pool.",
@@ -393,7 +407,8 @@ class VisitOutput(serializers.ModelSerializer):
 
     @extend_schema_field(BillOutput(allow_null=True))
     def get_bill(self, visit):
-        return BillOutput(visit.bill).data if visit.bill else None
+        bill = visit.bill
+        return BillOutput(bill).data if bill else None
 
 
 class BillPageOutput(serializers.Serializer):
