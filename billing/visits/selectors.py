@@ -88,6 +88,11 @@ def charges_unbilled(*, visit: Visit) -> QuerySet[Charge]:
     return live_charges(visit=visit).filter(interim__isnull=True)
 
 
+def billed_part_way(*, visit: Visit) -> bool:
+    """Whether the visit (a long stay) has interim bills."""
+    return visit.bills.filter(interim=True).exists()
+
+
 def charge_bill(*, visit: Visit, charge: Charge) -> Bill | None:
     """The bill a charge of ``visit`` is on (load the charge with ``interim__bill``): its
     interim bill, or the visit's once closed; None while the charge is held."""

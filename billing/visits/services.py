@@ -37,7 +37,7 @@ from billing.models import (
 from billing.payments.links import payment_link_create, payment_link_url
 from billing.payments.refunds import refund_for_void
 from billing.visits.eligibility import agreement_ended_refusal, agreement_refusal, patient_for_card
-from billing.visits.selectors import charge_bill, charges_unbilled
+from billing.visits.selectors import billed_part_way, charge_bill, charges_unbilled
 from creditcare.errors import DomainError
 from creditcare.money import ZERO, money_sum
 from notifications.services import sms_queue
@@ -586,7 +586,7 @@ def _bill_notify(*, visit: Visit, bill: Bill) -> None:
     }
     if link is None:
         # A stay billed part-way owes what its interim bills say: not "nothing to pay".
-        context["after_interim"] = visit.bills.filter(interim=True).exists()
+        context["after_interim"] = billed_part_way(visit=visit)
     sms_queue(to=visit.patient.phone, template=template, context=context, dedup_key=dedup_key)
     for payer in family_payers(visit.patient) if link else []:
         sms_queue(

@@ -313,3 +313,17 @@ def test_held_is_recomputed_from_the_charges_on_no_bill(his, card, stay):
     line = inpatient(card)
     owed = money_sum(Bill.objects.filter(status="unpaid"), "self_pay")
     assert line.used == visit.held + owed == credit_used_from_entries(line=line)
+
+
+def test_the_close_of_a_stay_billed_part_way_shows_only_the_days_since(his, card, stay, client):
+    his.post(f"visits/{stay['id']}/interim/", interim("4600.00", "1380.00"))
+    his.charge(stay["id"], "L3", "120.00", item_name="输液")
+    his.post(f"visits/{stay['id']}/close/", settlement("120.00", "36.00"))
+    link = Bill.objects.get(interim=False).payment_link
+
+    client.post(f"/p/{link.token}/code/")
+    client.post(f"/p/{link.token}/verify/", {"code": sent_code()})
+    page = client.get(f"/p/{link.token}/bill/").content.decode()
+
+    assert "data-after-interim" in page and "data-interim" not in page
+    assert "输液" in page and "3000.00" not in page

@@ -26,7 +26,7 @@ from accounts.masking import mask_phone
 from accounts.models import FamilyPayer, Patient
 from billing.models import Visit, VisitStatus
 from billing.payments.selectors import patient_movements
-from billing.visits.selectors import charges_unbilled
+from billing.visits.selectors import billed_part_way, charges_unbilled
 from creditcare.errors import DomainError
 from creditcare.money import ZERO
 from notifications.codes import code_check, code_send
@@ -105,7 +105,7 @@ def _visit_running(visit: Visit) -> dict:
         "visit": visit,
         "charges": charges,
         "total": sum((charge.amount for charge in charges), ZERO),
-        "billed_part_way": visit.bills.exists(),  # an open visit's bills are interim
+        "billed_part_way": billed_part_way(visit=visit),
     }
 
 

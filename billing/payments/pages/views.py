@@ -34,7 +34,7 @@ from billing.payments.gateways.sandbox import SandboxGateway
 from billing.payments.pages.me import signed_in_phone
 from billing.payments.services import payment_notified, payment_start
 from billing.payments.strong_check import strong_check, strong_check_needed
-from billing.visits.selectors import bill_charges
+from billing.visits.selectors import bill_charges, billed_part_way
 from creditcare.errors import DomainError
 from creditcare.http import client_ip
 from notifications.codes import code_check, code_send
@@ -232,6 +232,8 @@ def bill_page(request: HttpRequest, link: PaymentLink) -> HttpResponse:
             "link": link,
             "bill": bill,
             "charges": charges,
+            # the close of a stay billed part-way: its earlier days are on the interim bills
+            "after_interim": not bill.interim and billed_part_way(visit=bill.visit),
             "channels": channels,
             # paid at the channel, its word not in yet: say so rather than ask again
             "awaiting": bill.payments.filter(status=PaymentStatus.PENDING).exists(),
