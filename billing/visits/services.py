@@ -344,24 +344,23 @@ def charge_void(
         if hasattr(charge, "void"):
             return visit, charge
         bill = charge_bill(visit=visit, charge=charge)
+        if bill is not None and bill.status != BillStatus.PAID:
+            raise _bill_not_paid_error(bill) if bill.interim else _visit_closed_error(visit)
+        ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
         if bill is not None:
-            if bill.status != BillStatus.PAID:
-                raise _bill_not_paid_error(bill) if bill.interim else _visit_closed_error(visit)
-            ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
             refund_for_void(bill=bill, charge=charge, actor=actor_of(api_key), reason=reason)
             # The live charges; the bill keeps what was settled.
             _visit_sums_add(visit=visit, total=-charge.amount, held=ZERO)
-            return visit, charge
-        ChargeVoid.objects.create(charge=charge, reason=reason, voided_by=api_key)
-        credit_move(
-            line=line,
-            kind=CreditEntryKind.RELEASE,
-            amount=-charge.self_pay_estimate,
-            actor=actor_of(api_key),
-            visit=visit,
-            charge=charge,
-        )
-        _visit_sums_add(visit=visit, total=-charge.amount, held=-charge.self_pay_estimate)
+        else:
+            credit_move(
+                line=line,
+                kind=CreditEntryKind.RELEASE,
+                amount=-charge.self_pay_estimate,
+                actor=actor_of(api_key),
+                visit=visit,
+                charge=charge,
+            )
+            _visit_sums_add(visit=visit, total=-charge.amount, held=-charge.self_pay_estimate)
     return visit, charge
 
 
@@ -405,8 +404,8 @@ def visit_interim(
                 {"bill_id": earlier.pk},
             )
         _interim_check(visit)
-        charges = list(charges_unbilled(visit=visit).values_list("pk", flat=True))
-        if not charges:
+        charge_ids = list(charges_unbilled(visit=visit).values_list("pk", flat=True))
+        if not charge_ids:
             raise DomainError(
                 "nothing_to_bill", _("Every charge of this stay is on a bill already.")
             )
@@ -420,7 +419,7 @@ def visit_interim(
             his_settlement_id=his_settlement_id,
         )
         InterimCharge.objects.bulk_create(
-            [InterimCharge(charge_id=charge_id, bill=bill) for charge_id in charges]
+            [InterimCharge(charge_id=charge_id, bill=bill) for charge_id in charge_ids]
         )
         _visit_sums_add(visit=visit, total=ZERO, held=-visit.held)
         _bill_notify(visit=visit, bill=bill)
@@ -506,7 +505,7 @@ def _settlement_check(*, visit: Visit, settlement: Settlement) -> dt.datetime:
     closed_at = settlement.closed_at or now
     # After an interim bill, not before it: a bill is due after its closing time.
     last_bill = visit.bills.order_by("-closed_at").values_list("closed_at", flat=True).first()
-    not_before = max(visit.started_at, last_bill or visit.started_at)
+    not_before = max(visit.started_at, last_bill) if last_bill else visit.started_at
     if closed_at < not_before or closed_at > now + CLOCK_SKEW:
         raise DomainError(
             "invalid_closed_at",
@@ -572,11 +571,10 @@ def _bill_notify(*, visit: Visit, bill: Bill) -> None:
     link = payment_link_create(bill=bill) if bill.amount_due else None
     if bill.interim and link is None:
         return
-    template, dedup_key = (
-        ("interim_bill", f"interim-bill:{bill.pk}")
-        if bill.interim
-        else ("visit_ended", f"visit-closed:{visit.pk}")
-    )
+    if bill.interim:
+        template, dedup_key = "interim_bill", f"interim-bill:{bill.pk}"
+    else:
+        template, dedup_key = "visit_ended", f"visit-closed:{visit.pk}"
     context = {
         "patient_name": visit.patient.name,
         "institution": visit.institution.name,
